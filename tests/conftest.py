@@ -1,0 +1,45 @@
+"""Shared test setup: hypothesis profiles and the gpu/tensorrt markers' skip logic."""
+
+import importlib
+import os
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+# `ci` keeps the CPU suite within CI's budget; `thorough` is for local runs before a release:
+#   HYPOTHESIS_PROFILE=thorough pytest -m "not gpu and not tensorrt"
+settings.register_profile(
+    "ci",
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _tensorrt_missing() -> str | None:
+    for module in ("tensorrt.plugin", "torch_tensorrt"):
+        try:
+            importlib.import_module(module)
+        except (ImportError, OSError, RuntimeError, AssertionError) as e:
+            return f"needs TensorRT (tensorrt.plugin) and torch_tensorrt: {module}: {e}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    no_gpu = None if torch.cuda.is_available() else "needs a CUDA GPU"
+    no_trt = None
+    if any("tensorrt" in item.keywords for item in items):
+        no_trt = _tensorrt_missing()
+    for item in items:
+        if no_gpu and "gpu" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=no_gpu))
+        if no_trt and "tensorrt" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=no_trt.splitlines()[0]))

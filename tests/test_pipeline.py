@@ -1,0 +1,194 @@
+"""The pass end to end on the built-in examples: rewritten programs equal the originals."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from hypothesis import given, reject
+from hypothesis import strategies as st
+from strategies import batch_sizes
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from trt_autoplugin import AutopluginResult, autoplugin, examples
+from trt_autoplugin.outline import NAMESPACE, run_body
+from trt_autoplugin.support import OpSetSupport, SnapshotSupport
+
+NAMES = examples.example_names()
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, tuple[torch.nn.Module, AutopluginResult]]:
+    out = {}
+    for name in NAMES:
+        model, inputs, dynamic_shapes = examples.load_example(name)
+        ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
+        out[name] = (model, autoplugin(ep, support=SnapshotSupport()))
+    return out
+
+
+def _inputs(name: str, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
+    _, example_inputs, _ = examples.load_example(name)
+    generator = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(batch, *x.shape[1:], generator=generator) for x in example_inputs)
+
+
+def _eager(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> object:
+    try:
+        return model(*inputs)
+    except RuntimeError as e:  # e.g. MKL's FFT rejects an empty batch: then both must fail
+        return e
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(batch=batch_sizes(), seed=st.integers(0, 2**31 - 1))
+def test_rewritten_program_equals_original(
+    results: dict[str, tuple[torch.nn.Module, AutopluginResult]], name: str, batch: int, seed: int
+) -> None:
+    model, result = results[name]
+    inputs = _inputs(name, batch, seed)
+    expected = _eager(model, inputs)
+    if isinstance(expected, Exception):
+        with pytest.raises(type(expected)):
+            result.program.module()(*inputs)
+        return
+    torch.testing.assert_close(result.program.module()(*inputs), expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(batch=batch_sizes())
+def test_fake_kernels_match_real_runs(
+    results: dict[str, tuple[torch.nn.Module, AutopluginResult]], name: str, batch: int
+) -> None:
+    _, result = results[name]
+    for region in result.regions:
+        real_inputs = [
+            torch.randn([batch if not isinstance(d, int) else d for d in spec.shape]).to(spec.dtype)
+            for spec in region.input_specs
+        ]
+        try:
+            real = run_body(region.body, real_inputs)
+        except RuntimeError:  # MKL's FFT rejects empty batches on the CPU; nothing to compare
+            reject()
+        with FakeTensorMode(allow_non_fake_inputs=False) as mode:
+            fake_inputs = [mode.from_tensor(x) for x in real_inputs]
+            fake = region.op(*fake_inputs)
+        fake = fake if isinstance(fake, tuple) else (fake,)
+        assert [tuple(f.shape) for f in fake] == [tuple(r.shape) for r in real]
+        assert [f.dtype for f in fake] == [r.dtype for r in real]
+        assert [f.dtype for f in fake] == [s.dtype for s in region.output_specs]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rewritten_program_is_valid_and_reexports(
+    results: dict[str, tuple[torch.nn.Module, AutopluginResult]], name: str
+) -> None:
+    model, result = results[name]
+    program = result.program
+    _, inputs, dynamic_shapes = examples.load_example(name)
+    assert program.range_constraints.keys() >= {
+        s for s in program.range_constraints if str(s).startswith("s")
+    }
+    assert set(program.state_dict) == set(model.state_dict())
+    ops = [n.target for n in program.graph.nodes if n.op == "call_function"]
+    assert sum(1 for op in ops if getattr(op, "namespace", None) == NAMESPACE) == len(
+        result.regions
+    )
+    again = torch.export.export(program.module(), inputs, dynamic_shapes=dynamic_shapes)
+    torch.testing.assert_close(again.module()(*inputs), model(*inputs))
+
+
+def test_every_example_but_the_data_dependent_one_leaves_nothing_behind(
+    results: dict[str, tuple[torch.nn.Module, AutopluginResult]],
+) -> None:
+    for name in NAMES:
+        report = results[name][1].report
+        assert report.regions, name
+        if name == "data_dependent":
+            (left,) = report.left_in_graph
+            assert left.target == "aten.masked_select.default"
+            assert "data-dependent" in left.reason
+            assert left.source is not None and "examples.py" in left.source
+        else:
+            assert report.left_in_graph == (), name
+            assert report.after.pytorch == 0, name
+
+
+def test_complex_values_stay_inside_one_region(
+    results: dict[str, tuple[torch.nn.Module, AutopluginResult]],
+) -> None:
+    (region,) = results["spectral"][1].regions
+    assert {"aten._fft_r2c.default", "aten._fft_c2r.default"} <= set(region.targets)
+    assert all(not s.dtype.is_complex for s in (*region.input_specs, *region.output_specs))
+
+
+def test_two_outputs_of_different_dtypes(
+    results: dict[str, tuple[torch.nn.Module, AutopluginResult]],
+) -> None:
+    (region,) = results["custom_op"][1].regions
+    assert [s.dtype for s in region.output_specs] == [torch.int8, torch.float32]
+    assert "trt_autoplugin_examples.quantize_rows.default" in region.targets
+
+
+def test_conditional_converters_are_reported(
+    results: dict[str, tuple[torch.nn.Module, AutopluginResult]],
+) -> None:
+    conditional = results["spectral"][1].report.conditional
+    assert any(e.target == "aten.convolution.default" for e in conditional)
+
+
+def test_op_names_are_the_same_in_a_new_process(
+    results: dict[str, tuple[torch.nn.Module, AutopluginResult]],
+) -> None:
+    script = (
+        "import torch\n"
+        "from trt_autoplugin import autoplugin, examples\n"
+        "from trt_autoplugin.support import SnapshotSupport\n"
+        "ep = examples.export_example('cumulative')\n"
+        "print(' '.join(str(r.op) for r in autoplugin(ep, support=SnapshotSupport()).regions))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    here = " ".join(str(r.op) for r in results["cumulative"][1].regions)
+    assert out.stdout.split() == here.split()
+
+
+def test_different_subgraphs_get_different_names() -> None:
+    class Two(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.lgamma(x), torch.lgamma(x * 2).digamma()
+
+    ep = torch.export.export(Two(), (torch.rand(3) + 1,))
+    result = autoplugin(ep, support=SnapshotSupport())
+    assert len({str(r.op) for r in result.regions}) == len(result.regions) == 2
+
+
+def test_same_subgraph_reuses_one_op() -> None:
+    class Twice(torch.nn.Module):
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return torch.lgamma(x).relu() + torch.lgamma(y).relu()
+
+    ep = torch.export.export(Twice(), (torch.rand(3) + 1, torch.rand(3) + 1))
+    result = autoplugin(ep, support=OpSetSupport(unsupported=[torch.ops.aten.lgamma]))
+    assert len(result.regions) == 2
+    assert result.regions[0].op is result.regions[1].op
+
+
+def test_symbolic_sizes_read_from_outside_are_recomputed_inside() -> None:
+    class Flatten(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.lgamma(x).reshape(x.shape[0] * x.shape[1]).relu()
+
+    dims = {0: torch.export.Dim("a", min=2, max=9), 1: torch.export.Dim("b", min=2, max=9)}
+    ep = torch.export.export(Flatten(), (torch.rand(3, 4) + 1,), dynamic_shapes=(dims,))
+    oracle = OpSetSupport(unsupported=[torch.ops.aten.lgamma, torch.ops.aten.view])
+    result = autoplugin(ep, support=oracle)
+    x = torch.rand(5, 7) + 1
+    torch.testing.assert_close(result.program.module()(x), Flatten()(x))
+    assert all(
+        arg.op != "call_function" or isinstance(arg.meta["val"], torch.Tensor)
+        for region_node in result.program.graph.nodes
+        if getattr(region_node.target, "namespace", None) == NAMESPACE
+        for arg in region_node.all_input_nodes
+    )

@@ -1,0 +1,124 @@
+"""The command line: ``trt-autoplugin analyze | examples | compile``.
+
+The only module that prints.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from . import examples
+from .errors import AutopluginError
+from .pipeline import autoplugin
+from .report import rich_renderables
+from .support import SnapshotSupport, SupportOracle, default_support
+
+# Shows both paths: a region outlined and a data-dependent node refused with its reason.
+DEFAULT_EXAMPLE = "data_dependent"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trt-autoplugin",
+        description="Find what Torch-TensorRT can't convert and outline it into plugins.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    analyze = commands.add_parser("analyze", help="report regions, graph breaks and reasons")
+    _add_program_arguments(analyze)
+    analyze.add_argument("--json", type=Path, help="also write the report as JSON here")
+    analyze.add_argument("--markdown", type=Path, help="also write the report as Markdown here")
+    analyze.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="predict from the shipped snapshot even where torch_tensorrt imports",
+    )
+    analyze.add_argument("--min-block-size", type=int, default=5)
+    commands.add_parser("examples", help="list the built-in examples")
+    compile_ = commands.add_parser("compile", help="compile with Torch-TensorRT (needs TensorRT)")
+    _add_program_arguments(compile_)
+    return parser
+
+
+def _add_program_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("program", nargs="?", type=Path, help="a torch.export .pt2 file")
+    source.add_argument(
+        "--example", choices=examples.example_names(), help="a built-in example model"
+    )
+
+
+def _load_program(args: argparse.Namespace) -> tuple[torch.export.ExportedProgram, str]:
+    if args.program is not None:
+        if not args.program.is_file():
+            raise AutopluginError(f"no such program file: {args.program}")
+        return torch.export.load(args.program), str(args.program)
+    name = args.example or DEFAULT_EXAMPLE
+    return examples.export_example(name), f"example '{name}'"
+
+
+def _analyze(args: argparse.Namespace, console: Console) -> int:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("exporting", total=2)
+        ep, what = _load_program(args)
+        progress.update(task, description="decomposing, partitioning, outlining", advance=1)
+        oracle: SupportOracle = SnapshotSupport() if args.snapshot else default_support()
+        result = autoplugin(ep, support=oracle, min_block_size=args.min_block_size)
+        progress.advance(task)
+    console.print(f"[bold]trt_autoplugin[/bold] analysis of {what}")
+    for renderable in rich_renderables(result.report):
+        console.print(renderable)
+    if args.json:
+        args.json.write_text(result.report.to_json())
+    if args.markdown:
+        args.markdown.write_text(result.report.to_markdown())
+    return 0
+
+
+def _examples(console: Console) -> int:
+    for name in examples.example_names():
+        doc = (examples.EXAMPLES[name].__doc__ or "").strip().splitlines()[0]
+        console.print(f"[bold]{name}[/bold]  {doc}")
+    return 0
+
+
+def _compile(args: argparse.Namespace, console: Console) -> int:
+    from . import converter
+
+    reason = converter.torch_tensorrt_import_error()
+    if reason is not None:
+        console.print(f"trt-autoplugin compile needs TensorRT: {reason}; {converter.INSTALL_HINT}")
+        return 2
+    from . import lowering
+
+    ep, what = _load_program(args)
+    return lowering.compile_and_check_cli(ep, what, args.example, console)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trt-autoplugin`` console script."""
+    args = _parser().parse_args(argv)
+    console = Console()
+    try:
+        if args.command == "examples":
+            return _examples(console)
+        if args.command == "analyze":
+            return _analyze(args, console)
+        return _compile(args, console)
+    except AutopluginError as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,368 @@
+"""Outlining: each region becomes one ``torch.library`` custom op with a fake kernel.
+
+The first stage that changes the graph. A region's nodes are copied into a standalone graph (its
+*body*), registered as ``trt_autoplugin::region_<hash>`` whose real kernel runs the body on the
+inputs' device and whose fake kernel runs it under fake tensors, so symbolic shapes flow through
+unchanged. The region's nodes are then replaced by one call of that op.
+"""
+
+import dataclasses
+import hashlib
+import logging
+import operator
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sympy
+import torch
+import torch.fx
+from torch.fx.passes.tools_common import stable_topological_sort
+
+from .errors import OutlineError, describe_node
+from .partition import Region, is_tensor_node
+from .support import target_name
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "trt_autoplugin"
+
+Dim = int | sympy.Expr
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """Shape and dtype of a region input or output; symbolic dims are sympy expressions."""
+
+    shape: tuple[Dim, ...]
+    dtype: torch.dtype
+
+    @staticmethod
+    def of(value: torch.Tensor) -> "TensorSpec":
+        shape = tuple(d.node.expr if isinstance(d, torch.SymInt) else int(d) for d in value.shape)
+        return TensorSpec(shape, value.dtype)
+
+    def is_dynamic(self) -> bool:
+        return any(not isinstance(d, int) for d in self.shape)
+
+    def __str__(self) -> str:
+        dims = ", ".join(str(d) for d in self.shape)
+        return f"{str(self.dtype).removeprefix('torch.')}[{dims}]"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegionBody:
+    """A region's computation as a standalone graph: tensors in, a tuple of tensors out."""
+
+    graph_module: torch.fx.GraphModule
+    inputs: tuple[str, ...]  # names of the outer nodes feeding each placeholder
+    outputs: tuple[str, ...]  # names of the outer nodes each output replaces
+    input_specs: tuple[TensorSpec, ...]
+    output_specs: tuple[TensorSpec, ...]
+
+    def digest(self) -> str:
+        """A content hash: equal for the same computation in any process, else different."""
+        text = _canonical_text(self.graph_module.graph, self.input_specs)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutlinedRegion:
+    """A region turned into a custom op.
+
+    Attributes:
+        op: the ``trt_autoplugin::region_<hash>`` OpOverload.
+        nodes: names of the original nodes it replaced, in graph order.
+        targets: the op of each replaced node.
+        input_specs: the op's inputs (tensors the region read, parameters included).
+        output_specs: the op's outputs.
+        body: the captured computation.
+    """
+
+    op: torch._ops.OpOverload
+    nodes: tuple[str, ...]
+    targets: tuple[str, ...]
+    input_specs: tuple[TensorSpec, ...]
+    output_specs: tuple[TensorSpec, ...]
+    body: RegionBody
+
+    @property
+    def name(self) -> str:
+        return self.op._schema.name
+
+    def infer_output_shapes(self, input_shapes: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+        """Concrete output shapes for concrete input shapes, through the TensorRT translation."""
+        from .shape_expr import infer_output_shapes
+
+        return infer_output_shapes(
+            [s.shape for s in self.output_specs],
+            [s.shape for s in self.input_specs],
+            input_shapes,
+        )
+
+
+# --- extracting a region's body ------------------------------------------------------------------
+
+
+def region_body(gm: torch.fx.GraphModule, region: Region) -> RegionBody:
+    """Copies a region's nodes into a standalone GraphModule.
+
+    Symbolic sizes the region reads from outside (``sym_size`` and arithmetic on it) are copied
+    in and recomputed from the tensors they come from, so the op's schema has tensors only.
+
+    Raises:
+        OutlineError: a node the region reads is neither a tensor nor recomputable size math.
+    """
+    by_name = {n.name: n for n in gm.graph.nodes}
+    members = [by_name[name] for name in region.nodes]
+    inside = dict.fromkeys(members)
+    symbolic = _symbolic_closure(members, inside)
+    inputs = [by_name[name] for name in region.inputs]
+    inputs += [leaf for leaf in _tensor_leaves(symbolic) if leaf not in inputs]
+    graph = torch.fx.Graph()
+    env: dict[torch.fx.Node, torch.fx.Node] = {}
+    for i, node in enumerate(inputs):
+        env[node] = graph.placeholder(f"in_{i}")
+        env[node].meta = {"val": node.meta.get("val")}
+    for node in [*symbolic, *members]:
+        env[node] = graph.node_copy(node, lambda a, user=node: _mapped(a, env, user))
+    outputs = [by_name[name] for name in region.outputs]
+    graph.output(tuple(env[o] for o in outputs))
+    graph.lint()
+    return RegionBody(
+        graph_module=torch.fx.GraphModule(torch.nn.Module(), graph, class_name="RegionBody"),
+        inputs=tuple(n.name for n in inputs),
+        outputs=region.outputs,
+        input_specs=tuple(TensorSpec.of(n.meta["val"]) for n in inputs),
+        output_specs=tuple(TensorSpec.of(n.meta["val"]) for n in outputs),
+    )
+
+
+def _mapped(
+    arg: torch.fx.Node, env: Mapping[torch.fx.Node, torch.fx.Node], user: torch.fx.Node
+) -> torch.fx.Node:
+    if arg not in env:
+        raise OutlineError(
+            f"{describe_node(user)} reads {arg.name}, which is neither a region input nor "
+            "recomputable size arithmetic; it can't become part of a plugin"
+        )
+    return env[arg]
+
+
+def _symbolic_closure(
+    members: Sequence[torch.fx.Node], inside: Mapping[torch.fx.Node, None]
+) -> list[torch.fx.Node]:
+    """The outside size-arithmetic nodes the region reads, in graph order."""
+    found: dict[torch.fx.Node, None] = {}
+    stack = [a for m in members for a in m.all_input_nodes if a not in inside]
+    while stack:
+        node = stack.pop()
+        if node in found or node in inside or is_tensor_node(node) or _is_tensor_tuple(node):
+            continue
+        found[node] = None
+        stack.extend(node.all_input_nodes)
+    order = {n: i for i, n in enumerate(members[0].graph.nodes)}
+    return sorted(found, key=order.__getitem__)
+
+
+def _is_tensor_tuple(node: torch.fx.Node) -> bool:
+    value = node.meta.get("val")
+    return isinstance(value, tuple | list) and all(isinstance(v, torch.Tensor) for v in value)
+
+
+def _tensor_leaves(symbolic: Sequence[torch.fx.Node]) -> list[torch.fx.Node]:
+    inner = dict.fromkeys(symbolic)
+    leaves: dict[torch.fx.Node, None] = {}
+    for node in symbolic:
+        for arg in node.all_input_nodes:
+            if arg not in inner:
+                leaves[arg] = None
+    return list(leaves)
+
+
+def _canonical_text(graph: torch.fx.Graph, input_specs: Sequence[TensorSpec]) -> str:
+    # Names are positional, so the text depends only on the computation and the input dtypes
+    # and ranks (the dtypes fix the output dtypes the plugin declares).
+    index = {node: i for i, node in enumerate(graph.nodes)}
+
+    def fmt(value: object) -> str:
+        if isinstance(value, torch.fx.Node):
+            return f"%{index[value]}"
+        if isinstance(value, list | tuple):
+            inner = ",".join(fmt(v) for v in value)
+            return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+        if isinstance(value, dict):
+            return "{" + ",".join(f"{k}:{fmt(v)}" for k, v in sorted(value.items())) + "}"
+        return f"{type(value).__name__}:{value!r}"
+
+    lines = [f"in:{s.dtype}:{len(s.shape)}" for s in input_specs]
+    for node in graph.nodes:
+        target = node.target if isinstance(node.target, str) else target_name(node.target)
+        if node.op == "placeholder":
+            target = "placeholder"
+        lines.append(f"{node.op}|{target}|{fmt(node.args)}|{fmt(node.kwargs)}")
+    return "\n".join(lines)
+
+
+# --- registering the custom op -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Registration:
+    op: torch._ops.OpOverload
+    library: torch.library.Library
+    body: RegionBody
+
+
+_LOCK = threading.Lock()
+_REGISTERED: dict[str, _Registration] = {}
+
+
+def region_schema(name: str, num_inputs: int, num_outputs: int) -> str:
+    """The custom op's schema: tensors in, tensors out."""
+    params = ", ".join(f"Tensor in_{i}" for i in range(num_inputs))
+    returns = "Tensor" if num_outputs == 1 else "(" + ", ".join(["Tensor"] * num_outputs) + ")"
+    return f"{name}({params}) -> {returns}"
+
+
+def run_body(body: RegionBody, args: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Runs a region body; outputs never alias the inputs or each other (a custom op's rule)."""
+    outputs = tuple(body.graph_module(*args))
+    fresh: list[torch.Tensor] = []
+    for out in outputs:
+        aliased = any(_shares_memory(out, x) for x in (*args, *fresh))
+        fresh.append(out.clone() if aliased else out)
+    return tuple(fresh)
+
+
+def _shares_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a is b or torch._C._is_alias_of(a, b)
+
+
+def _kernel(body: RegionBody) -> Callable[..., Any]:
+    def kernel(*args: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        outputs = run_body(body, args)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    return kernel
+
+
+def register_region_op(body: RegionBody) -> torch._ops.OpOverload:
+    """The custom op for a region body, registered on first use (idempotent per content).
+
+    Raises:
+        OutlineError: the schema or kernels could not be registered.
+    """
+    name = f"region_{body.digest()}"
+    with _LOCK:
+        if name in _REGISTERED:
+            return _REGISTERED[name].op
+        library = torch.library.Library(NAMESPACE, "FRAGMENT")
+        try:
+            library.define(region_schema(name, len(body.input_specs), len(body.output_specs)))
+            # One kernel for every backend: the body dispatches its own aten ops per device.
+            library.impl(name, _kernel(body), "CompositeExplicitAutograd")
+            torch.library.register_fake(f"{NAMESPACE}::{name}", _kernel(body), lib=library)
+        except (RuntimeError, ValueError) as e:
+            library._destroy()
+            raise OutlineError(f"could not register {NAMESPACE}::{name}: {e}") from e
+        op = getattr(getattr(torch.ops, NAMESPACE), name).default
+        _REGISTERED[name] = _Registration(op, library, body)
+        return op
+
+
+def registered_body(op_name: str) -> RegionBody | None:
+    """The body of a region op registered in this process ('region_<hash>'), if any."""
+    registration = _REGISTERED.get(op_name.split("::")[-1])
+    return registration.body if registration is not None else None
+
+
+def unregister_region_ops() -> None:
+    """Removes every region op this process registered (tests and long-lived servers)."""
+    with _LOCK:
+        for registration in _REGISTERED.values():
+            registration.library._destroy()
+        _REGISTERED.clear()
+
+
+# --- rewriting the graph -------------------------------------------------------------------------
+
+
+def outline_regions(
+    gm: torch.fx.GraphModule, regions: Sequence[Region]
+) -> tuple[tuple[OutlinedRegion, ...], dict[str, str]]:
+    """Replaces each region of ``gm`` by one call of its custom op, in place.
+
+    Returns:
+        The outlined regions in the order given, and the new name of each replaced region
+        output (an ExportedProgram's signature names its outputs' nodes).
+
+    Raises:
+        OutlineError: a region could not be extracted or registered (names the node).
+    """
+    bodies = [region_body(gm, region) for region in regions]
+    targets = _targets_by_name(gm)
+    outlined = []
+    renamed: dict[str, str] = {}
+    for region, body in zip(regions, bodies, strict=True):
+        op = register_region_op(body)
+        renamed.update(_replace_region(gm, region, body, op))
+        region_targets = tuple(targets[name] for name in region.nodes)
+        outlined.append(
+            OutlinedRegion(
+                op, region.nodes, region_targets, body.input_specs, body.output_specs, body
+            )
+        )
+    stable_topological_sort(gm)
+    gm.graph.lint()
+    gm.recompile()
+    return tuple(outlined), renamed
+
+
+def _targets_by_name(gm: torch.fx.GraphModule) -> dict[str, str]:
+    return {
+        n.name: n.target if isinstance(n.target, str) else target_name(n.target)
+        for n in gm.graph.nodes
+    }
+
+
+def _replace_region(
+    gm: torch.fx.GraphModule, region: Region, body: RegionBody, op: torch._ops.OpOverload
+) -> dict[str, str]:
+    graph = gm.graph
+    by_name = {n.name: n for n in graph.nodes}
+    members = [by_name[name] for name in region.nodes]
+    outputs = [by_name[name] for name in region.outputs]
+    with graph.inserting_after(members[-1]):
+        call = graph.call_function(op, tuple(by_name[name] for name in body.inputs))
+    call.meta.update(_merged_meta(members, outputs))
+    renamed: dict[str, str] = {}
+    if len(outputs) == 1:
+        outputs[0].replace_all_uses_with(call)
+        renamed[outputs[0].name] = call.name
+    else:
+        anchor = call
+        for i, out in enumerate(outputs):
+            with graph.inserting_after(anchor):
+                item = graph.call_function(operator.getitem, (call, i))
+            item.meta = {**out.meta, "val": out.meta["val"]}
+            out.replace_all_uses_with(item)
+            renamed[out.name] = item.name
+            anchor = item
+    for node in reversed(members):
+        if node.users:
+            raise OutlineError(f"{describe_node(node)} is still used after outlining its region")
+        graph.erase_node(node)
+    return renamed
+
+
+def _merged_meta(members: Sequence[torch.fx.Node], outputs: Sequence[torch.fx.Node]) -> dict:
+    vals = [o.meta["val"] for o in outputs]
+    meta: dict[str, Any] = {"val": vals[0] if len(vals) == 1 else tuple(vals)}
+    traces = [m.meta["stack_trace"] for m in members if m.meta.get("stack_trace")]
+    if traces:
+        meta["stack_trace"] = traces[-1]
+    for key in ("nn_module_stack", "source_fn_stack", "from_node"):
+        if key in members[-1].meta:
+            meta[key] = members[-1].meta[key]
+    return meta

@@ -1,0 +1,190 @@
+"""The report: regions, nodes left in the graph with reasons, and predicted segments.
+
+Renders as JSON, Markdown, and ``rich`` renderables (printing is the CLI's job).
+"""
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch.fx
+
+from .errors import source_line
+from .outline import OutlinedRegion
+from .partition import Partition, Segments
+from .support import SupportReport, Verdict
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegionEntry:
+    """One outlined region, as reported."""
+
+    op: str
+    nodes: tuple[str, ...]
+    targets: tuple[str, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodeEntry:
+    """A node with a note: left in the graph (a graph break), or native only conditionally."""
+
+    node: str
+    target: str
+    reason: str
+    source: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the pass decided, ready to render."""
+
+    oracle: str
+    regions: tuple[RegionEntry, ...]
+    left_in_graph: tuple[NodeEntry, ...]
+    conditional: tuple[NodeEntry, ...]
+    before: Segments
+    after: Segments
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for region, entry in zip(data["regions"], self.regions, strict=True):
+            region["node_count"] = entry.node_count
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_markdown(self) -> str:
+        return "\n".join(_markdown_lines(self)) + "\n"
+
+
+def _node_entry(node: torch.fx.Node, reason: str) -> NodeEntry:
+    target = node.target if isinstance(node.target, str) else _target(node)
+    return NodeEntry(node.name, target, reason, source_line(node))
+
+
+def _target(node: torch.fx.Node) -> str:
+    from .support import target_name
+
+    return target_name(node.target)
+
+
+def build_report(
+    gm: torch.fx.GraphModule,
+    verdicts: SupportReport,
+    partition: Partition,
+    regions: Sequence[OutlinedRegion],
+    *,
+    before: Segments,
+    after: Segments,
+) -> Report:
+    """The report of one pass over ``gm``, built after outlining (refused nodes remain)."""
+    by_name: Mapping[str, torch.fx.Node] = {n.name: n for n in gm.graph.nodes}
+    left = tuple(
+        _node_entry(by_name[name], reason)
+        for name, reason in partition.refused.items()
+        if name in by_name
+    )
+    conditional = tuple(
+        _node_entry(by_name[name], v.reason)
+        for name, v in verdicts.verdicts.items()
+        if v.conditional and v.verdict is Verdict.NATIVE and name in by_name
+    )
+    entries = tuple(
+        RegionEntry(
+            op=str(r.op),
+            nodes=r.nodes,
+            targets=r.targets,
+            inputs=tuple(str(s) for s in r.input_specs),
+            outputs=tuple(str(s) for s in r.output_specs),
+        )
+        for r in regions
+    )
+    return Report(verdicts.oracle, entries, left, conditional, before, after)
+
+
+def _markdown_lines(report: Report) -> list[str]:
+    lines = [
+        "# trt_autoplugin report",
+        "",
+        f"Support answered by: {report.oracle}.",
+        "",
+        "| | TensorRT engines | PyTorch segments (graph breaks) |",
+        "|---|---|---|",
+        f"| before | {report.before.tensorrt} | {report.before.pytorch} |",
+        f"| after | {report.after.tensorrt} | {report.after.pytorch} |",
+        "",
+        f"## Regions ({len(report.regions)})",
+        "",
+        "| op | nodes | targets | inputs | outputs |",
+        "|---|---|---|---|---|",
+    ]
+    for r in report.regions:
+        targets = ", ".join(dict.fromkeys(r.targets))
+        lines.append(
+            f"| `{r.op}` | {r.node_count} | {targets} | {'; '.join(r.inputs)} | "
+            f"{'; '.join(r.outputs)} |"
+        )
+    lines += ["", f"## Left in the graph ({len(report.left_in_graph)})", ""]
+    lines += _node_table(report.left_in_graph)
+    if report.conditional:
+        lines += ["", "## Native only if a capability validator accepts them", ""]
+        lines += _node_table(report.conditional)
+    return lines
+
+
+def _node_table(entries: Sequence[NodeEntry]) -> list[str]:
+    if not entries:
+        return ["none"]
+    rows = ["| node | op | source | reason |", "|---|---|---|---|"]
+    for e in entries:
+        rows.append(f"| {e.node} | {e.target} | {e.source or ''} | {e.reason} |")
+    return rows
+
+
+def rich_renderables(report: Report) -> list[Any]:
+    """Tables for ``rich.console.Console.print``."""
+    from rich.table import Table
+
+    segments = Table(title=f"Predicted segments ({report.oracle})")
+    segments.add_column("")
+    segments.add_column("TensorRT engines", justify="right")
+    segments.add_column("PyTorch segments (graph breaks)", justify="right")
+    segments.add_row("before", str(report.before.tensorrt), str(report.before.pytorch))
+    segments.add_row("after", str(report.after.tensorrt), str(report.after.pytorch))
+
+    regions = Table(title=f"Regions outlined into plugins ({len(report.regions)})")
+    for column in ("op", "nodes", "targets", "inputs", "outputs"):
+        regions.add_column(column, overflow="fold")
+    for r in report.regions:
+        regions.add_row(
+            r.op,
+            str(r.node_count),
+            "\n".join(dict.fromkeys(r.targets)),
+            "\n".join(r.inputs),
+            "\n".join(r.outputs),
+        )
+    tables: list[Any] = [segments, regions, _rich_nodes("Left in the graph", report.left_in_graph)]
+    if report.conditional:
+        tables.append(
+            _rich_nodes("Native only if a capability validator accepts them", report.conditional)
+        )
+    return tables
+
+
+def _rich_nodes(title: str, entries: Sequence[NodeEntry]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"{title} ({len(entries)})")
+    for column in ("node", "op", "source", "reason"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(e.node, e.target, e.source or "", e.reason)
+    return table
