@@ -105,6 +105,7 @@ class IntArithmetic:
     """`ShapeArithmetic` on Python ints, with Python's floor-division semantics.
 
     Examples:
+        >>> from torch.utils._sympy.functions import FloorDiv
         >>> s0 = sympy.Symbol("s0", integer=True, positive=True)
         >>> translate_dim(FloorDiv(s0 + 2, 3), {s0: 10}, IntArithmetic())
         4
@@ -291,6 +292,7 @@ def infer_output_shapes(
             dim that disagrees with the symbols read from the other dims).
 
     Examples:
+        >>> from torch.utils._sympy.functions import FloorDiv
         >>> s0 = sympy.Symbol("s0", integer=True, positive=True)
         >>> infer_output_shapes([(FloorDiv(s0 - 1, 2) + 1, 4)], [(s0, 4)], [(9, 4)])
         [(5, 4)]
@@ -401,8 +403,10 @@ def translate_dim(
 
     Raises:
         ShapeTranslationError: ``expr`` has no exact translation: true division or a
-            non-integer coefficient, a float function, an unbacked (data-dependent) symbol or a
-            symbol not in ``dims_by_symbol``, or a sympy function outside the set above.
+            non-integer coefficient, a float function, a symbol not in ``dims_by_symbol`` (an
+            unbacked one, ``u0``, is refused as data-dependent), or a sympy function outside the
+            set above. An unbacked symbol that *is* in ``dims_by_symbol`` (an input dim of a
+            region fed by ``nonzero``) is just a runtime input dim and translates.
     """
     try:
         return _translate(sympy.sympify(expr), dims_by_symbol, arith)
