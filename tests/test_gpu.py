@@ -36,7 +36,12 @@ def test_rewritten_program_on_cuda_equals_eager(cuda_results, name: str, batch: 
     inputs = tuple(
         torch.randn(batch, *x.shape[1:], device="cuda", generator=generator) for x in example_inputs
     )
-    expected = model(*inputs)
+    try:
+        expected = model(*inputs)
+    except RuntimeError as e:  # cuFFT rejects an empty batch: then the rewrite must fail too
+        with pytest.raises(type(e)):
+            result.program.module()(*inputs)
+        return
     got = result.program.module()(*inputs)
     torch.testing.assert_close(got, expected)
     for value in got if isinstance(got, tuple) else (got,):
