@@ -13,9 +13,17 @@ from .errors import (
     ShapeTranslationError,
     SupportError,
 )
+from .lowering import (
+    CompileResult,
+    compile,
+    lowering_pass,
+    register_lowering_pass,
+    unregister_lowering_pass,
+)
 from .outline import OutlinedRegion, TensorSpec
 from .pipeline import AutopluginResult, autoplugin
 from .report import Report
+from .serialize import load_plugins, load_regions, save_regions
 from .support import OpSetSupport, SnapshotSupport, TorchTensorRTSupport
 
 __version__ = "0.1.0"
@@ -23,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AutopluginError",
     "AutopluginResult",
+    "CompileResult",
     "MissingDependencyError",
     "OpSetSupport",
     "OutlineError",
@@ -36,6 +45,13 @@ __all__ = [
     "TensorSpec",
     "TorchTensorRTSupport",
     "autoplugin",
+    "compile",
     "examples",
+    "load_plugins",
+    "load_regions",
+    "lowering_pass",
+    "register_lowering_pass",
+    "save_regions",
     "support",
+    "unregister_lowering_pass",
 ]

@@ -104,7 +104,13 @@ class OutlinedRegion:
 # --- extracting a region's body ------------------------------------------------------------------
 
 
-def region_body(gm: torch.fx.GraphModule, region: Region) -> RegionBody:
+def region_body(
+    gm: torch.fx.GraphModule,
+    region: Region,
+    *,
+    by_name: Mapping[str, torch.fx.Node] | None = None,
+    order: Mapping[torch.fx.Node, int] | None = None,
+) -> RegionBody:
     """Copies a region's nodes into a standalone GraphModule.
 
     Symbolic sizes the region reads from outside (``sym_size`` and arithmetic on it) are copied
@@ -113,10 +119,12 @@ def region_body(gm: torch.fx.GraphModule, region: Region) -> RegionBody:
     Raises:
         OutlineError: a node the region reads is neither a tensor nor recomputable size math.
     """
-    by_name = {n.name: n for n in gm.graph.nodes}
+    # by_name and order may be shared across regions: rebuilding them per region is quadratic.
+    by_name = by_name if by_name is not None else {n.name: n for n in gm.graph.nodes}
+    order = order if order is not None else {n: i for i, n in enumerate(gm.graph.nodes)}
     members = [by_name[name] for name in region.nodes]
     inside = dict.fromkeys(members)
-    symbolic = _symbolic_closure(members, inside)
+    symbolic = _symbolic_closure(members, inside, order)
     inputs = [by_name[name] for name in region.inputs]
     inputs += [leaf for leaf in _tensor_leaves(symbolic) if leaf not in inputs]
     graph = torch.fx.Graph()
@@ -150,7 +158,9 @@ def _mapped(
 
 
 def _symbolic_closure(
-    members: Sequence[torch.fx.Node], inside: Mapping[torch.fx.Node, None]
+    members: Sequence[torch.fx.Node],
+    inside: Mapping[torch.fx.Node, None],
+    order: Mapping[torch.fx.Node, int],
 ) -> list[torch.fx.Node]:
     """The outside size-arithmetic nodes the region reads, in graph order."""
     found: dict[torch.fx.Node, None] = {}
@@ -161,7 +171,6 @@ def _symbolic_closure(
             continue
         found[node] = None
         stack.extend(node.all_input_nodes)
-    order = {n: i for i, n in enumerate(members[0].graph.nodes)}
     return sorted(found, key=order.__getitem__)
 
 
@@ -300,13 +309,18 @@ def outline_regions(
     Raises:
         OutlineError: a region could not be extracted or registered (names the node).
     """
-    bodies = [region_body(gm, region) for region in regions]
+    by_name = {n.name: n for n in gm.graph.nodes}
+    order = {n: i for i, n in enumerate(gm.graph.nodes)}
+    bodies = [region_body(gm, region, by_name=by_name, order=order) for region in regions]
     targets = _targets_by_name(gm)
     outlined = []
     renamed: dict[str, str] = {}
     for region, body in zip(regions, bodies, strict=True):
         op = register_region_op(body)
-        renamed.update(_replace_region(gm, region, body, op))
+        new_nodes = _replace_region(gm, region, body, op, by_name)
+        renamed.update({old: new.name for old, new in new_nodes.items()})
+        # A later region may read this one's outputs: find them under their new nodes.
+        by_name.update(new_nodes)
         region_targets = tuple(targets[name] for name in region.nodes)
         outlined.append(
             OutlinedRegion(
@@ -327,19 +341,22 @@ def _targets_by_name(gm: torch.fx.GraphModule) -> dict[str, str]:
 
 
 def _replace_region(
-    gm: torch.fx.GraphModule, region: Region, body: RegionBody, op: torch._ops.OpOverload
-) -> dict[str, str]:
+    gm: torch.fx.GraphModule,
+    region: Region,
+    body: RegionBody,
+    op: torch._ops.OpOverload,
+    by_name: Mapping[str, torch.fx.Node],
+) -> dict[str, torch.fx.Node]:
     graph = gm.graph
-    by_name = {n.name: n for n in graph.nodes}
     members = [by_name[name] for name in region.nodes]
     outputs = [by_name[name] for name in region.outputs]
     with graph.inserting_after(members[-1]):
         call = graph.call_function(op, tuple(by_name[name] for name in body.inputs))
     call.meta.update(_merged_meta(members, outputs))
-    renamed: dict[str, str] = {}
+    renamed: dict[str, torch.fx.Node] = {}
     if len(outputs) == 1:
         outputs[0].replace_all_uses_with(call)
-        renamed[outputs[0].name] = call.name
+        renamed[outputs[0].name] = call
     else:
         anchor = call
         for i, out in enumerate(outputs):
@@ -347,7 +364,7 @@ def _replace_region(
                 item = graph.call_function(operator.getitem, (call, i))
             item.meta = {**out.meta, "val": out.meta["val"]}
             out.replace_all_uses_with(item)
-            renamed[out.name] = item.name
+            renamed[out.name] = item
             anchor = item
     for node in reversed(members):
         if node.users:

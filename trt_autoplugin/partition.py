@@ -3,13 +3,13 @@
 Pure analysis, like ``CapabilityBasedPartitioner.propose_partitions``: graph and verdicts in,
 ``Partition`` out; the graph is never changed.
 
-The region search is linear in the graph size. Each node gets a *level*: along every edge the
-level never decreases, and it increases by one where the edge joins two nodes of different kinds
-(candidate for a plugin, or not). A region is a connected set of candidates on one level. Such a
-region is convex: a path that leaves it passes a node of the other kind, so its level is higher
-by then and it can never come back to the region's level. The same argument makes the graph of
-regions acyclic. Any level assignment with those two properties is valid, so after the as-soon-
-as-possible levels, two more passes move nodes within their slack to join neighbouring regions.
+Regions grow in one pass over the graph in topological order: a node joins the regions of its
+unsupported inputs only if no path leaves the merged region and comes back into it (a forward
+search over the nodes placed so far, where reaching one member of another region reaches all of
+it, since outlining contracts it). That search only walks what lies between the region and the
+new node, so on real graphs the pass is near-linear, where ``CapabilityBasedPartitioner`` tries
+every pair of partitions. Growth is greedy, so the pass runs again on the reversed graph (convex
+sets are the same) and keeps whichever gives fewer regions.
 """
 
 import dataclasses
@@ -536,26 +536,40 @@ def predict_segments(
 ) -> Segments:
     """How Torch-TensorRT would split the graph, given which call_function nodes are native.
 
-    Nodes absent from ``native`` (placeholders, outputs, asserts) belong to no segment. Like
-    Torch-TensorRT, native blocks with fewer than ``min_block_size`` operators run in PyTorch.
+    A prediction, linear in the graph: segments are the connected components of native and of
+    non-native nodes, and, like Torch-TensorRT, native blocks with fewer than ``min_block_size``
+    operators run in PyTorch. Nodes absent from ``native`` (placeholders, outputs, asserts)
+    belong to no segment.
     """
-    nodes = list(gm.graph.nodes)
-    graph = index_graph(nodes)
-    labels: list[int | None] = [
-        None if n.name not in native else (1 if native[n.name] else 0) for n in nodes
-    ]
-    for _ in range(2):  # a small TRT block turned Torch can merge Torch neighbours: recount once
-        groups = convex_groups(graph, labels)
-        small = [g for g in groups if labels[g[0]] == 1 and _op_count(nodes, g) < min_block_size]
-        for group in small:
-            for i in group:
-                labels[i] = 0
+    nodes = [n for n in gm.graph.nodes if n.name in native]
+    labels = {n: native[n.name] for n in nodes}
+    for _ in range(2):  # a small native block turned PyTorch can merge PyTorch neighbours
+        components = _label_components(nodes, labels)
+        small = [c for c in components if labels[c[0]] and _op_count(c) < min_block_size]
+        for component in small:
+            for node in component:
+                labels[node] = False
         if not small:
             break
-    groups = convex_groups(graph, labels)
-    trt = sum(1 for g in groups if labels[g[0]] == 1)
-    return Segments(tensorrt=trt, pytorch=len(groups) - trt)
+    components = _label_components(nodes, labels)
+    trt = sum(1 for c in components if labels[c[0]])
+    return Segments(tensorrt=trt, pytorch=len(components) - trt)
 
 
-def _op_count(nodes: Sequence[torch.fx.Node], group: Sequence[int]) -> int:
-    return sum(1 for i in group if nodes[i].target is not operator.getitem)
+def _label_components(
+    nodes: Sequence[torch.fx.Node], labels: Mapping[torch.fx.Node, bool]
+) -> list[list[torch.fx.Node]]:
+    index = {node: i for i, node in enumerate(nodes)}
+    union_find = _UnionFind(len(nodes))
+    for node in nodes:
+        for arg in node.all_input_nodes:
+            if arg in index and labels[arg] == labels[node]:
+                union_find.union(index[arg], index[node])
+    groups: dict[int, list[torch.fx.Node]] = {}
+    for node in nodes:
+        groups.setdefault(union_find.find(index[node]), []).append(node)
+    return list(groups.values())
+
+
+def _op_count(group: Sequence[torch.fx.Node]) -> int:
+    return sum(1 for node in group if node.target is not operator.getitem)

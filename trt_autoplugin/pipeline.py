@@ -9,7 +9,7 @@ import torch
 import torch.fx
 from torch.export.graph_signature import ExportGraphSignature, TensorArgument
 
-from .outline import OutlinedRegion, outline_regions
+from .outline import OutlinedRegion, RegionBody, outline_regions, region_body
 from .partition import Partition, Segments, predict_segments, propose_regions
 from .report import Report, build_report
 from .support import SupportOracle, SupportReport, Verdict, as_oracle, support_report
@@ -102,21 +102,50 @@ def renamed_outputs(
 
 
 def outline_graph_module(
-    gm: torch.fx.GraphModule, oracle: SupportOracle, *, min_block_size: int = 5
+    gm: torch.fx.GraphModule,
+    oracle: SupportOracle,
+    *,
+    min_block_size: int = 5,
+    accept: Callable[[RegionBody], str | None] | None = None,
 ) -> GraphOutcome:
     """Runs the pass on a GraphModule whose nodes carry fake-tensor ``meta['val']``, in place.
 
     This is the entry point of the Torch-TensorRT lowering pass, which sees a post-lowering
     GraphModule rather than an ExportedProgram.
+
+    Args:
+        accept: asked about each proposed region's body before anything is outlined; a returned
+            reason leaves the region's nodes in the graph, reported in ``left_in_graph`` with
+            that reason (the lowering pass refuses regions TensorRT can't take as plugins).
     """
     verdicts = support_report(gm, oracle)
     partition = propose_regions(gm, verdicts)
+    if accept is not None:
+        partition = _accepted(gm, partition, accept)
     before = _segments(gm, verdicts, partition, outlined=False, min_block_size=min_block_size)
     after = _segments(gm, verdicts, partition, outlined=True, min_block_size=min_block_size)
     logger.info("outlining %d regions", len(partition.regions))
     regions, renamed = outline_regions(gm, partition.regions)
     report = build_report(gm, verdicts, partition, regions, before=before, after=after)
     return GraphOutcome(report, regions, renamed)
+
+
+def _accepted(
+    gm: torch.fx.GraphModule, partition: Partition, accept: Callable[[RegionBody], str | None]
+) -> Partition:
+    """The partition without the regions ``accept`` refuses; their nodes become refused nodes."""
+    kept = []
+    refused = dict(partition.refused)
+    by_name = {n.name: n for n in gm.graph.nodes}
+    order = {n: i for i, n in enumerate(gm.graph.nodes)}
+    for region in partition.regions:
+        reason = accept(region_body(gm, region, by_name=by_name, order=order))
+        if reason is None:
+            kept.append(region)
+            continue
+        logger.warning("leaving %d nodes in the graph: %s", len(region.nodes), reason)
+        refused.update(dict.fromkeys(region.nodes, reason))
+    return dataclasses.replace(partition, regions=tuple(kept), refused=refused)
 
 
 def _segments(

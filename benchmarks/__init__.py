@@ -1,0 +1,1 @@
+"""Benchmarks for trt_autoplugin (run as modules: ``python -m benchmarks.<name>``)."""

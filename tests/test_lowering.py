@@ -1,0 +1,223 @@
+"""Tests for `trt_autoplugin.lowering`: the pass on post-lowering graphs, registration, compile.
+
+On CPU the pass runs on what Torch-TensorRT hands a post-lowering pass: the decomposed
+``ExportedProgram.module()`` (parameters as ``get_attr``, fake values in ``meta['val']``), with
+the support oracle injected and a settings object carrying the two fields the pass reads. The
+``tensorrt`` tests compile the built-in examples for real.
+"""
+
+import dataclasses
+from collections.abc import Collection
+
+import pytest
+import torch
+from torch.export import Dim
+
+from trt_autoplugin import examples
+from trt_autoplugin.errors import MissingDependencyError
+from trt_autoplugin.lowering import (
+    compile,
+    executed_ops_reason,
+    lowering_pass,
+    outline_for_tensorrt,
+    register_lowering_pass,
+    segment_counts,
+    unregister_lowering_pass,
+)
+from trt_autoplugin.outline import NAMESPACE
+from trt_autoplugin.support import OpSetSupport, SnapshotSupport
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The fields of Torch-TensorRT's CompilationSettings that the pass reads."""
+
+    min_block_size: int = 5
+    torch_executed_ops: Collection[object] = ()
+
+
+def post_lowering_module(name: str, oracle: SnapshotSupport | OpSetSupport) -> tuple:
+    """An example as Torch-TensorRT's post-lowering passes see it, plus the eager model/inputs.
+
+    ``check_guards=False``: Torch-TensorRT's ``remove_num_users_is_0_nodes`` drops the unused
+    ``_guards_fn`` call before the last pass runs.
+    """
+    model, inputs, dynamic_shapes = examples.load_example(name)
+    ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
+    gm = ep.run_decompositions(oracle.decompositions()).module(check_guards=False)
+    return gm, model, inputs
+
+
+def region_calls(gm: torch.fx.GraphModule) -> list[torch.fx.Node]:
+    return [
+        n
+        for n in gm.graph.nodes
+        if n.op == "call_function" and str(n.target).startswith(f"{NAMESPACE}.region_")
+    ]
+
+
+@pytest.mark.parametrize("name", examples.example_names())
+def test_pass_outlines_a_post_lowering_module(name: str) -> None:
+    oracle = SnapshotSupport()
+    gm, model, inputs = post_lowering_module(name, oracle)
+    outcome = outline_for_tensorrt(gm, Settings(), oracle=oracle)
+    assert outcome.regions
+    assert len(region_calls(gm)) == len(outcome.regions)
+    for call in region_calls(gm):
+        assert "val" in call.meta
+    torch.testing.assert_close(gm(*inputs), model(*inputs))
+
+
+class _Blocks(torch.nn.Module):
+    """lgamma and digamma regions around native ops."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.lgamma(x.abs() + 1) * 2
+        return torch.digamma(y + 1) - y
+
+
+class _Interpolate(torch.nn.Module):
+    """A region whose output size goes through a float: not a TensorRT shape expression."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.lgamma(torch.nn.functional.interpolate(x.abs() + 1, scale_factor=1.5))
+        return y * 2
+
+
+def _module(model: torch.nn.Module, x: torch.Tensor, dims: tuple) -> torch.fx.GraphModule:
+    ep = torch.export.export(model, (x,), dynamic_shapes=dims)
+    return ep.module(check_guards=False)
+
+
+def test_a_region_tensorrt_cant_take_stays_in_the_graph_with_its_reason() -> None:
+    x = torch.rand(2, 3, 8)
+    gm = _module(_Interpolate(), x, ({2: Dim("length", min=2, max=64)},))
+    oracle = OpSetSupport(unsupported=["aten.lgamma", "aten.upsample_nearest1d"])
+    outcome = outline_for_tensorrt(gm, Settings(), oracle=oracle)
+    assert outcome.regions == () and region_calls(gm) == []
+    reasons = {e.node: e.reason for e in outcome.report.left_in_graph}
+    assert set(reasons) == {"upsample_nearest1d", "lgamma"}
+    assert all("TensorRT shape expression" in r for r in reasons.values())
+    torch.testing.assert_close(gm(x), _Interpolate()(x))
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [torch.ops.aten.lgamma.default, "torch.ops.aten.lgamma.default", "aten.lgamma.default"],
+    ids=["op", "torch-tensorrt-name", "short-name"],
+)
+def test_torch_executed_ops_stay_in_pytorch(listed: object) -> None:
+    x = torch.rand(4, 3)
+    gm = _module(_Blocks(), x, ({0: Dim("batch", min=2, max=64)},))
+    oracle = OpSetSupport(unsupported=["aten.lgamma", "aten.digamma"])
+    outcome = outline_for_tensorrt(gm, Settings(torch_executed_ops={listed}), oracle=oracle)
+    assert [r.targets for r in outcome.regions] == [("aten.digamma.default",)]
+    (entry,) = outcome.report.left_in_graph
+    assert entry.node == "lgamma" and "torch_executed_ops" in entry.reason
+    torch.testing.assert_close(gm(x), _Blocks()(x))
+
+
+def test_executed_ops_reason_ignores_other_ops() -> None:
+    x = torch.rand(4, 3)
+    gm = _module(_Blocks(), x, ({0: Dim("batch", min=2, max=64)},))
+    outcome = outline_for_tensorrt(
+        gm, Settings(), oracle=OpSetSupport(unsupported=["aten.lgamma", "aten.digamma"])
+    )
+    for region in outcome.regions:
+        assert executed_ops_reason(region.body, {"aten.erf.default", torch.ops.aten.cos}) is None
+
+
+def test_segment_counts_reads_torch_tensorrts_submodule_names() -> None:
+    module = torch.nn.Module()
+    for name in ("_run_on_acc_0", "_run_on_gpu_1", "_run_on_acc_2"):
+        module.add_module(name, torch.nn.Identity())
+    assert segment_counts(module) == (2, 1)
+    assert segment_counts(torch.nn.Sequential(torch.nn.ReLU())) == (0, 1)
+
+
+def test_without_torch_tensorrt_the_entry_points_say_what_is_missing() -> None:
+    from trt_autoplugin.converter import is_torch_tensorrt_available
+
+    if is_torch_tensorrt_available():
+        pytest.skip("torch_tensorrt imports here")
+    model, inputs, dynamic_shapes = examples.load_example("distribution")
+    for call in (
+        lambda: compile(model, inputs, dynamic_shapes=dynamic_shapes),
+        register_lowering_pass,
+        unregister_lowering_pass,
+        lambda: lowering_pass(torch.fx.symbolic_trace(model), Settings()),
+    ):
+        with pytest.raises(MissingDependencyError, match="torch_tensorrt") as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+# --- real Torch-TensorRT (tensorrt) --------------------------------------------------------------
+
+COMPILED_EXAMPLES = [n for n in examples.example_names() if n != "data_dependent"]
+
+
+def _cuda_example(name: str) -> tuple:
+    model, inputs, dynamic_shapes = examples.load_example(name)
+    return model.cuda(), tuple(x.cuda() for x in inputs), dynamic_shapes
+
+
+def _tolerance(dtype: torch.dtype) -> dict[str, float]:
+    # TensorRT may pick other kernels (TF32 included) than eager for the native part.
+    return {"rtol": 1e-2, "atol": 1e-2} if dtype.is_floating_point else {"rtol": 0, "atol": 0}
+
+
+def _assert_matches(got: object, expected: object) -> None:
+    got = got if isinstance(got, tuple | list) else (got,)
+    expected = expected if isinstance(expected, tuple | list) else (expected,)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e, **_tolerance(e.dtype))
+
+
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", COMPILED_EXAMPLES)
+def test_compile_gives_one_engine_and_no_graph_break(name: str) -> None:
+    model, inputs, dynamic_shapes = _cuda_example(name)
+    result = compile(model, inputs, dynamic_shapes=dynamic_shapes)
+    assert (result.report.engines, result.report.graph_breaks) == (1, 0), result.report
+    assert result.report.regions
+    with torch.no_grad():
+        _assert_matches(result.module(*inputs), model(*inputs))
+
+
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", COMPILED_EXAMPLES)
+def test_registered_pass_makes_plain_torch_tensorrt_compile_one_engine(name: str) -> None:
+    import torch_tensorrt
+    from torch_tensorrt.dynamo.lowering.passes._aten_lowering_pass import (
+        ATEN_POST_LOWERING_PASSES,
+    )
+
+    model, inputs, dynamic_shapes = _cuda_example(name)
+    ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
+    count = len(ATEN_POST_LOWERING_PASSES.passes)
+    handle = register_lowering_pass()
+    try:
+        register_lowering_pass()  # idempotent
+        assert len(ATEN_POST_LOWERING_PASSES.passes) == count + 1
+        assert ATEN_POST_LOWERING_PASSES.passes[-1] is lowering_pass
+        module = torch_tensorrt.dynamo.compile(ep, inputs=list(inputs))
+    finally:
+        handle.destroy()
+    assert len(ATEN_POST_LOWERING_PASSES.passes) == count
+    assert segment_counts(module) == (1, 0)
+    with torch.no_grad():
+        _assert_matches(module(*inputs), model(*inputs))
+
+
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+def test_compile_of_the_data_dependent_example_still_matches_eager() -> None:
+    """Whatever Torch-TensorRT does with masked_select, the erfinv region is a plugin."""
+    model, inputs, dynamic_shapes = _cuda_example("data_dependent")
+    result = compile(model, inputs, dynamic_shapes=dynamic_shapes)
+    assert result.report.regions and result.report.engines >= 1
+    with torch.no_grad():
+        _assert_matches(result.module(*inputs), model(*inputs))

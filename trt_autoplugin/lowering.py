@@ -1,0 +1,310 @@
+"""The Torch-TensorRT lowering pass, its registration, and `compile`.
+
+Torch-TensorRT 2.13 runs post-lowering passes as ``pass(gm, settings) -> gm`` on the decomposed
+``ExportedProgram.module()``, then partitions. `lowering_pass` is appended *last*, so it sees the
+graph the partitioner will see: it outlines what the live converter registry rejects (under the
+same settings) into region ops and registers a TensorRT plugin and a converter for each, so the
+partitioner finds every node convertible. ``torch_tensorrt`` is imported inside functions only.
+"""
+
+import dataclasses
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.fx
+
+from .converter import RegionHandle, register_region, require_torch_tensorrt
+from .outline import OutlinedRegion, RegionBody
+from .pipeline import GraphOutcome, outline_graph_module
+from .plugin import plugin_refusal_reason
+from .report import NodeEntry
+from .support import SupportOracle, TorchTensorRTSupport, target_name
+
+logger = logging.getLogger(__name__)
+
+LoweringPass = Callable[[torch.fx.GraphModule, Any], torch.fx.GraphModule]
+
+
+# --- the pass ------------------------------------------------------------------------------------
+
+
+def executed_ops_reason(body: RegionBody, torch_executed_ops: Collection[object]) -> str | None:
+    """Why a region must stay in PyTorch because the user listed one of its ops, or None.
+
+    ``torch_executed_ops`` asks for ops to run in PyTorch, outside TensorRT; a plugin would run
+    them inside an engine, so a region holding one is left in the graph. Entries may be ops or
+    their names, as Torch-TensorRT accepts ('torch.ops.aten.lgamma.default' or
+    'aten.lgamma.default').
+    """
+    objects = {o for o in torch_executed_ops if not isinstance(o, str)}
+    names = {o for o in torch_executed_ops if isinstance(o, str)}
+    for node in body.graph_module.graph.nodes:
+        if node.op != "call_function":
+            continue
+        name = target_name(node.target)
+        if node.target in objects or name in names or f"torch.ops.{name}" in names:
+            return f"it contains {name}, listed in torch_executed_ops"
+    return None
+
+
+def region_acceptor(settings: Any) -> Callable[[RegionBody], str | None]:
+    """The ``accept`` hook of the lowering pass: a region must be a valid plugin and hold no op
+    the user asked to keep in PyTorch."""
+    executed = tuple(getattr(settings, "torch_executed_ops", None) or ())
+
+    def accept(body: RegionBody) -> str | None:
+        return plugin_refusal_reason(body) or executed_ops_reason(body, executed)
+
+    return accept
+
+
+def outline_for_tensorrt(
+    gm: torch.fx.GraphModule, settings: Any, *, oracle: SupportOracle | None = None
+) -> GraphOutcome:
+    """Outlines, in place, what Torch-TensorRT can't convert; registers nothing.
+
+    Regions a plugin can't take (`plugin.plugin_refusal_reason`) or that hold an op listed in
+    ``settings.torch_executed_ops`` stay in the graph, reported with their reason.
+
+    Args:
+        gm: a post-lowering GraphModule with fake-tensor ``meta['val']``.
+        settings: Torch-TensorRT's ``CompilationSettings`` (``min_block_size`` and
+            ``torch_executed_ops`` are read).
+        oracle: who decides support; Torch-TensorRT's live registry under ``settings`` if None.
+
+    Returns:
+        The outcome: report, outlined regions, renamed outputs.
+    """
+    if oracle is None:
+        oracle = TorchTensorRTSupport(settings)
+    return outline_graph_module(
+        gm,
+        oracle,
+        min_block_size=settings.min_block_size,
+        accept=region_acceptor(settings),
+    )
+
+
+def register_regions(regions: Sequence[OutlinedRegion]) -> tuple[RegionHandle, ...]:
+    """Registers a plugin and a converter per region; on failure undoes the ones it made.
+
+    Handles are not destroyed after compiling: an engine needs its plugins while it lives.
+    """
+    handles: list[RegionHandle] = []
+    complete = False
+    try:
+        for region in regions:
+            handles.append(register_region(region.body))
+        complete = True
+    finally:
+        if not complete:
+            for handle in reversed(handles):
+                handle.destroy()
+    return tuple(handles)
+
+
+def lowering_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModule:
+    """Torch-TensorRT post-lowering pass: outline unconvertible subgraphs into plugin ops.
+
+    Has the 2.13 pass signature ``(gm, settings) -> gm``; register it with
+    `register_lowering_pass`, or use `compile`.
+
+    Raises:
+        AutopluginError: a stage failed (names the node or region and the reason).
+    """
+    outcome = outline_for_tensorrt(gm, settings)
+    register_regions(outcome.regions)
+    logger.info(
+        "trt_autoplugin: %d regions outlined into plugins, %d nodes left in PyTorch",
+        len(outcome.regions),
+        len(outcome.report.left_in_graph),
+    )
+    return gm
+
+
+# --- registration --------------------------------------------------------------------------------
+
+
+class LoweringPassHandle:
+    """A lowering pass appended to Torch-TensorRT's post-lowering passes; `destroy` removes it."""
+
+    __slots__ = ("lowering_pass",)
+
+    def __init__(self, lowering_pass: LoweringPass) -> None:
+        self.lowering_pass = lowering_pass
+
+    def destroy(self) -> None:
+        """Removes the pass (idempotent)."""
+        _remove_pass(self.lowering_pass)
+
+
+def _post_lowering_passes() -> list[LoweringPass]:
+    # Import from the module, not the package: ``lowering.passes`` star-imports without
+    # ``__all__``, so ``passes._aten_lowering_pass`` is the submodule, not the function.
+    from torch_tensorrt.dynamo.lowering.passes._aten_lowering_pass import (
+        ATEN_POST_LOWERING_PASSES,
+    )
+
+    return ATEN_POST_LOWERING_PASSES.passes
+
+
+def _append_pass(function: LoweringPass) -> LoweringPassHandle:
+    require_torch_tensorrt()
+    from torch_tensorrt.dynamo.lowering.passes._aten_lowering_pass import _aten_lowering_pass
+
+    if function not in _post_lowering_passes():
+        _aten_lowering_pass(function)  # index None: appended, runs last
+    return LoweringPassHandle(function)
+
+
+def _remove_pass(function: LoweringPass) -> None:
+    require_torch_tensorrt()
+    from torch_tensorrt.dynamo.lowering.passes._aten_lowering_pass import _remove_lowering_pass
+
+    passes = _post_lowering_passes()
+    if function in passes:
+        _remove_lowering_pass(index=passes.index(function))
+
+
+def register_lowering_pass() -> LoweringPassHandle:
+    """Appends `lowering_pass` to Torch-TensorRT's post-lowering passes (idempotent).
+
+    Afterwards plain ``torch_tensorrt.dynamo.compile(ep, inputs=...)`` outlines and plugs in what
+    it can't convert. The registration lasts for the process; undo it with
+    `unregister_lowering_pass` or the handle's ``destroy()``.
+
+    Raises:
+        MissingDependencyError: ``torch_tensorrt`` does not import.
+    """
+    return _append_pass(lowering_pass)
+
+
+def unregister_lowering_pass() -> None:
+    """Removes `lowering_pass` from Torch-TensorRT's post-lowering passes, if there."""
+    _remove_pass(lowering_pass)
+
+
+# --- compile -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompileReport:
+    """What `compile` produced.
+
+    Attributes:
+        engines: TensorRT engines in the compiled module (``_run_on_acc*`` submodules).
+        graph_breaks: PyTorch segments left between them (``_run_on_gpu*`` submodules; 1 when
+            Torch-TensorRT returned the module unpartitioned).
+        regions: the region ops outlined into plugins.
+        left_in_graph: unsupported nodes left in PyTorch, with reasons.
+    """
+
+    engines: int
+    graph_breaks: int
+    regions: tuple[str, ...]
+    left_in_graph: tuple[NodeEntry, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompileResult:
+    """The compiled module, the regions that became plugins, and the report."""
+
+    module: torch.nn.Module
+    regions: tuple[OutlinedRegion, ...]
+    report: CompileReport
+
+
+def segment_counts(module: torch.nn.Module) -> tuple[int, int]:
+    """``(engines, PyTorch segments)`` of a module Torch-TensorRT compiled.
+
+    Torch-TensorRT names engine submodules ``_run_on_acc_<i>`` and PyTorch ones
+    ``_run_on_gpu_<i>``. A module with neither was returned unpartitioned (too few supported
+    ops): no engine, one PyTorch segment.
+    """
+    names = [name for name, _ in module.named_children()]
+    engines = sum("_run_on_acc" in name for name in names)
+    torch_segments = sum("_run_on_gpu" in name for name in names)
+    if engines == 0 and torch_segments == 0:
+        return 0, 1
+    return engines, torch_segments
+
+
+def compile(
+    model_or_ep: torch.nn.Module | torch.export.ExportedProgram,
+    inputs: Sequence[Any],
+    *,
+    dynamic_shapes: Mapping[str, Any] | Sequence[Any] | None = None,
+    **torch_tensorrt_kwargs: Any,
+) -> CompileResult:
+    """Compiles with Torch-TensorRT, outlining what it can't convert into plugins.
+
+    Exports the model if needed, appends the lowering pass for the duration of the call, runs
+    ``torch_tensorrt.dynamo.compile`` and counts the engines and graph breaks it produced. The
+    plugins stay registered: the compiled module needs them.
+
+    Args:
+        model_or_ep: a module (exported with ``inputs`` and ``dynamic_shapes``) or an
+            ExportedProgram.
+        inputs: example inputs or ``torch_tensorrt.Input`` specs, passed as ``inputs=``.
+        dynamic_shapes: for ``torch.export.export`` when a module is given.
+        **torch_tensorrt_kwargs: passed to ``torch_tensorrt.dynamo.compile`` (e.g.
+            ``min_block_size``, ``torch_executed_ops``).
+
+    Returns:
+        The compiled module, the outlined regions and a `CompileReport`.
+
+    Raises:
+        MissingDependencyError: ``torch_tensorrt`` does not import.
+        AutopluginError: the pass failed.
+
+    Examples:
+        >>> result = trt_autoplugin.compile(model, (x,), dynamic_shapes=({0: Dim("b")},))
+        >>> result.report.engines, result.report.graph_breaks
+        (1, 0)
+    """
+    require_torch_tensorrt()
+    import torch_tensorrt
+
+    ep = _exported(model_or_ep, inputs, dynamic_shapes)
+    outcomes: list[GraphOutcome] = []
+
+    def trt_autoplugin_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModule:
+        outcome = outline_for_tensorrt(gm, settings)
+        register_regions(outcome.regions)
+        outcomes.append(outcome)
+        return gm
+
+    handle = _append_pass(trt_autoplugin_pass)
+    try:
+        module = torch_tensorrt.dynamo.compile(ep, inputs=list(inputs), **torch_tensorrt_kwargs)
+    finally:
+        handle.destroy()
+    return CompileResult(module, *_summary(module, outcomes))
+
+
+def _exported(
+    model_or_ep: torch.nn.Module | torch.export.ExportedProgram,
+    inputs: Sequence[Any],
+    dynamic_shapes: Mapping[str, Any] | Sequence[Any] | None,
+) -> torch.export.ExportedProgram:
+    if isinstance(model_or_ep, torch.export.ExportedProgram):
+        return model_or_ep
+    tensors = tuple(x for x in inputs if isinstance(x, torch.Tensor))
+    if len(tensors) != len(inputs):
+        raise TypeError(
+            "exporting a module needs example tensors as inputs; for torch_tensorrt.Input "
+            "specs, export the module yourself and pass the ExportedProgram"
+        )
+    return torch.export.export(model_or_ep, tensors, dynamic_shapes=dynamic_shapes)
+
+
+def _summary(
+    module: torch.nn.Module, outcomes: Sequence[GraphOutcome]
+) -> tuple[tuple[OutlinedRegion, ...], CompileReport]:
+    regions = tuple(r for outcome in outcomes for r in outcome.regions)
+    left = tuple(e for outcome in outcomes for e in outcome.report.left_in_graph)
+    engines, graph_breaks = segment_counts(module)
+    report = CompileReport(engines, graph_breaks, tuple(r.name for r in regions), left)
+    return regions, report
