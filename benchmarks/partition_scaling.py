@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection
@@ -49,7 +50,6 @@ from rich.table import Table
 from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
 from torch.fx.passes.operator_support import OperatorSupportBase
 
-import trt_autoplugin
 from trt_autoplugin.outline import outline_regions, unregister_region_ops
 from trt_autoplugin.partition import Partition, propose_regions
 from trt_autoplugin.pipeline import outline_graph_module
@@ -440,10 +440,15 @@ def machine() -> dict[str, Any]:
 
 
 def source_digest() -> str:
-    """A hash of trt_autoplugin's Python sources: which code the numbers belong to."""
-    package = Path(trt_autoplugin.__file__).parent
+    """A hash of the trt_autoplugin modules this process loaded: which code the numbers
+    belong to (the package is edited while benchmarks run, and may not be committed yet)."""
+    files = {
+        module.__file__
+        for name, module in sys.modules.items()
+        if name.split(".")[0] == "trt_autoplugin" and getattr(module, "__file__", None)
+    }
     digest = hashlib.sha256()
-    for path in sorted(package.glob("*.py")):
+    for path in sorted(Path(f) for f in files):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -522,7 +527,8 @@ def run_benchmark(
         The JSON document as written, and the results it was made from.
     """
     console = console or Console()
-    source_at_start = source_digest()
+    # The pass is imported with this module, so the loaded code is what is on disk now.
+    source = source_digest()
     ordered = sorted(sizes)
     plan = [(n, repeats_for(n, repeats)) for n in ordered]
     history: list[tuple[int, float]] = []
@@ -545,9 +551,7 @@ def run_benchmark(
             )
             results.append(result)
     data = results_dict(results, repeats=repeats, reference_budget_s=reference_budget_s)
-    data["settings"]["trt_autoplugin_source_sha256"] = source_at_start
-    # Others edit the package while benchmarks run: say so when the code changed mid-run.
-    data["settings"]["source_changed_during_run"] = source_digest() != source_at_start
+    data["settings"]["trt_autoplugin_source_sha256"] = source
     write_results(data, results, out)
     return data, results
 
@@ -653,9 +657,8 @@ def markdown(data: Mapping[str, Any], results: Sequence[SizeResult]) -> str:
         "Times are medians of `time.perf_counter` samples, in seconds (garbage collected "
         "before each sample, collector enabled while timing, as in real use). The whole pass "
         "is `outline_graph_module`: the three stages plus the predicted segments and the "
-        f"report. trt_autoplugin sources: sha256 {data['settings']['trt_autoplugin_source_sha256']}"
-        + (" (changed during the run!)" if data["settings"]["source_changed_during_run"] else "")
-        + ".",
+        "report. trt_autoplugin modules loaded: sha256 "
+        f"{data['settings']['trt_autoplugin_source_sha256']}.",
         "",
         "| " + " | ".join(TABLE_HEADER) + " |",
         "|" + "|".join("---:" for _ in TABLE_HEADER) + "|",
