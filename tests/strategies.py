@@ -94,3 +94,30 @@ def random_graphs(draw: st.DrawFn, max_nodes: int = 40) -> RandomGraph:
 def batch_sizes() -> st.SearchStrategy[int]:
     """Batch sizes for dynamic-batch examples, 0 and 1 included."""
     return st.one_of(st.sampled_from([0, 1]), st.integers(2, 9))
+
+
+@st.composite
+def size_expressions(draw: st.DrawFn, depth: int = 3) -> str:
+    """Integer size expressions as Inductor prints them, over names ``a``, ``b``, ``c``:
+    ``+ - * // %``, unary minus, ``max``/``min`` and the ceil-division idiom ``-((x) // -(k))``.
+    Divisors are positive constants, so every drawn expression is defined."""
+    if depth == 0 or draw(st.booleans()):
+        return draw(st.sampled_from(["a", "b", "c"]) | st.integers(0, 100).map(str))
+    left = draw(size_expressions(depth - 1))
+    right = draw(size_expressions(depth - 1))
+    divisor = draw(st.integers(1, 64))
+    return draw(
+        st.sampled_from(
+            [
+                f"({left} + {right})",
+                f"({left} - {right})",
+                f"({left} * {right})",
+                f"({left} // {divisor})",
+                f"({left} % {divisor})",
+                f"-({left})",
+                f"max({left}, {right})",
+                f"min({left}, {right})",
+                f"-(({left}) // -({divisor}))",
+            ]
+        )
+    )

@@ -221,3 +221,19 @@ def test_compile_of_the_data_dependent_example_still_matches_eager() -> None:
     assert result.report.regions and result.report.engines >= 1
     with torch.no_grad():
         _assert_matches(result.module(*inputs), model(*inputs))
+
+
+def test_implementations_say_why_a_region_stays_jit() -> None:
+    from trt_autoplugin import autoplugin, examples
+    from trt_autoplugin.lowering import implementations
+    from trt_autoplugin.support import SnapshotSupport
+
+    regions = autoplugin(examples.export_example("cumulative"), support=SnapshotSupport()).regions
+    kernels, entries = implementations(regions, aot=False)
+    assert kernels == (None,) * len(regions)
+    assert [e.op for e in entries] == [r.name for r in regions]
+    assert {e.implementation for e in entries} == {"JIT"}
+    assert all(e.reason == "AOT kernels were not requested" for e in entries)
+    if not torch.cuda.is_available():
+        _, entries = implementations(regions, aot=True)
+        assert all("no CUDA device" in e.reason for e in entries)

@@ -192,3 +192,20 @@ def test_symbolic_sizes_read_from_outside_are_recomputed_inside() -> None:
         if getattr(region_node.target, "namespace", None) == NAMESPACE
         for arg in region_node.all_input_nodes
     )
+
+
+def test_report_lists_plugin_implementations() -> None:
+    import dataclasses
+
+    from trt_autoplugin.report import ImplementationEntry
+
+    result = autoplugin(examples.export_example("cumulative"), support=SnapshotSupport())
+    entries = (
+        ImplementationEntry(result.regions[0].name, "JIT", None, "an extern call"),
+        ImplementationEntry.of(result.regions[1].name, "no CUDA device"),
+    )
+    report = dataclasses.replace(result.report, implementations=entries)
+    markdown = report.to_markdown()
+    assert "## Plugin implementations" in markdown
+    assert f"| `{result.regions[1].name}` | JIT |  | no CUDA device |" in markdown
+    assert report.to_dict()["implementations"][0]["reason"] == "an extern call"

@@ -354,6 +354,11 @@ def _standin_tensorrt() -> types.ModuleType:
     trt.TensorFormat = enum.Enum("TensorFormat", ["LINEAR"])
     trt.PluginArgType = enum.Enum("PluginArgType", ["INT"])
     trt.PluginArgDataType = enum.Enum("PluginArgDataType", ["INT8", "INT16", "INT32"])
+    # Its presence turns on tensorrt.plugin's AOT half (aot_impl, KernelLaunchParams).
+    trt.QuickPluginCreationRequest = enum.Enum(
+        "QuickPluginCreationRequest",
+        ["UNKNOWN", "PREFER_AOT", "PREFER_JIT", "STRICT_AOT", "STRICT_JIT"],
+    )
     trt.Logger = type("Logger", (_Base,), {"WARNING": 2, "log": lambda self, s, m: None})
     trt.Dims = type("Dims", (tuple,), {"MAX_DIMS": 8})
     trt.DimsExprs = lambda n: [None] * n
@@ -365,6 +370,7 @@ def _standin_tensorrt() -> types.ModuleType:
         "IPluginV3QuickCore",
         "IPluginV3QuickBuild",
         "IPluginV3QuickRuntime",
+        "IPluginV3QuickAOTBuild",
         "IPluginCreatorV3Quick",
         "ITensor",
         "ISymExpr",
@@ -665,6 +671,68 @@ def test_jit_launch_through_tensorrts_enqueue(standin_trt, cuda_example_regions)
         stream.synchronize()
         for got, want in zip(outputs, expected, strict=True):
             torch.testing.assert_close(got, want)
+
+
+@given(batch=batch_sizes())
+def test_aot_impl_passes_tensorrts_validator_and_gives_the_launch(
+    standin_trt, example_regions, batch: int
+) -> None:
+    """``trtp.aot_impl`` (TensorRT's validator) accepts our AOT function, and what it returns,
+    evaluated by the stand-in builder, is the kernel's launch for the input dims."""
+    import tensorrt.plugin as trtp
+    from tensorrt.plugin._lib import QDP_REGISTRY
+    from tensorrt.plugin._tensor import SymIntExpr
+
+    region = example_regions["cumulative"][0]  # logcumsumexp
+    kernel = _recorded_aot_kernel(region)
+    handle = register_plugin(region.body, aot_kernel=kernel)
+    aot_function = QDP_REGISTRY[region.name].aot_impl_func
+    assert aot_function is not None
+    SymIntExpr._exprBuilder = _IntBuilder()
+    try:
+        desc = trtp.TensorDesc()
+        desc.shape_expr = trtp.ShapeExprs.from_tuple(
+            tuple(trtp.ShapeExpr(_IntDim(d)) for d in (batch, 10, 16))
+        )
+        name, ptx, launch, extra = aot_function(desc, (trtp.TensorDesc(),), 0)
+    finally:
+        SymIntExpr._exprBuilder = None
+    assert (name, ptx) == (kernel.kernel_name, kernel.ptx)
+    grid, scalars = kernel.concrete_launch([(batch, 10, 16)])
+    got_grid = tuple(
+        g._expr.get_constant_value() for g in (launch.grid_x, launch.grid_y, launch.grid_z)
+    )
+    assert got_grid == grid
+    assert launch.block_x._expr.get_constant_value() == kernel.block
+    assert launch.shared_mem._expr.get_constant_value() == kernel.shared_mem
+    assert all(isinstance(e, trtp.SymInt32) for e in extra)
+    assert tuple(e._expr.get_constant_value() for e in extra) == scalars
+    handle.destroy()
+
+
+def _recorded_aot_kernel(region: OutlinedRegion) -> Any:
+    """An `AotKernel` for the cumulative example's logcumsumexp region whose expressions come
+    from Inductor's recorded wrapper (tests/data); its PTX is a placeholder (never launched)."""
+    import sympy
+
+    from trt_autoplugin import aot
+
+    code = (Path(__file__).parent / "data" / "inductor_2_11" / "cumulative_0_0.txt").read_text()
+    plan = aot.kernel_plan(code, region.input_specs, region.output_specs)
+    numels = {n: sympy.sympify(v) for n, v in plan.scalars}
+    kernel = aot.AotKernel(
+        plugin_id=region.name,
+        kernel_name=plan.kernel_name,
+        ptx="// placeholder",
+        input_shapes=tuple(s.shape for s in region.input_specs),
+        scalars=tuple(v for _, v in plan.scalars),
+        grid=aot.launch_grid("Grid1D", {"XBLOCK": 8}, numels),
+        block=64,
+        shared_mem=64,
+        config="XBLOCK=8",
+        arch=90,
+    )
+    return kernel
 
 
 def _desc(trt: types.ModuleType, tensor: torch.Tensor) -> Any:

@@ -4,7 +4,9 @@ The public API. Everything here imports without TensorRT or a GPU.
 """
 
 from . import examples, support
+from .aot import AotKernel, aot_kernel
 from .errors import (
+    AotError,
     AutopluginError,
     MissingDependencyError,
     OutlineError,
@@ -22,16 +24,19 @@ from .lowering import (
 )
 from .outline import OutlinedRegion, TensorSpec
 from .pipeline import AutopluginResult, autoplugin
-from .report import Report
+from .report import ImplementationEntry, Report
 from .serialize import load_plugins, load_regions, save_regions
 from .support import OpSetSupport, SnapshotSupport, TorchTensorRTSupport
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AotError",
+    "AotKernel",
     "AutopluginError",
     "AutopluginResult",
     "CompileResult",
+    "ImplementationEntry",
     "MissingDependencyError",
     "OpSetSupport",
     "OutlineError",
@@ -44,6 +49,7 @@ __all__ = [
     "SupportError",
     "TensorSpec",
     "TorchTensorRTSupport",
+    "aot_kernel",
     "autoplugin",
     "compile",
     "examples",

@@ -298,15 +298,18 @@ class RegionHandle:
         self.plugin.destroy()
 
 
-def register_region(body: RegionBody) -> RegionHandle:
+def register_region(body: RegionBody, *, aot_kernel: Any = None) -> RegionHandle:
     """Registers a region's TensorRT plugin and its Torch-TensorRT converter.
+
+    With ``aot_kernel`` (an `aot.AotKernel`) the plugin gets an AOT implementation too, and the
+    converter adds the layer with ``aot=True``: the engine runs the kernel without Python.
 
     Raises:
         PluginError: the region can't be a plugin (raised before TensorRT sees it).
         MissingDependencyError: TensorRT or Torch-TensorRT does not import.
     """
     check_pluggable(body)
-    plugin = register_plugin(body)
+    plugin = register_plugin(body, aot_kernel=aot_kernel)
     try:
         converter = register_converter(body)
     except (MissingDependencyError, PluginError, OutlineError):

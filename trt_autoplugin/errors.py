@@ -32,6 +32,10 @@ class PluginError(AutopluginError):
     """A region could not become a TensorRT plugin or converter."""
 
 
+class AotError(AutopluginError):
+    """A region can't get an ahead-of-time kernel; it stays a JIT plugin (the message says why)."""
+
+
 class MissingDependencyError(AutopluginError):
     """An optional dependency (TensorRT, Torch-TensorRT, a GPU) is not available."""
 

@@ -15,11 +15,12 @@ from typing import Any
 import torch
 import torch.fx
 
+from .aot import aot_or_reason
 from .converter import RegionHandle, register_region, require_torch_tensorrt
 from .outline import OutlinedRegion, RegionBody
 from .pipeline import GraphOutcome, outline_graph_module
 from .plugin import plugin_refusal_reason
-from .report import NodeEntry
+from .report import ImplementationEntry, NodeEntry
 from .support import SupportOracle, TorchTensorRTSupport, target_name
 
 logger = logging.getLogger(__name__)
@@ -87,16 +88,33 @@ def outline_for_tensorrt(
     )
 
 
-def register_regions(regions: Sequence[OutlinedRegion]) -> tuple[RegionHandle, ...]:
+def implementations(
+    regions: Sequence[OutlinedRegion], *, aot: bool
+) -> tuple[tuple[object, ...], tuple[ImplementationEntry, ...]]:
+    """Per region, its `aot.AotKernel` (or None: JIT) and the report entry saying why."""
+    answers = []
+    for region in regions:
+        answers.append(aot_or_reason(region.body) if aot else "AOT kernels were not requested")
+    kernels = tuple(None if isinstance(a, str) else a for a in answers)
+    entries = tuple(
+        ImplementationEntry.of(r.name, a) for r, a in zip(regions, answers, strict=True)
+    )
+    return kernels, entries
+
+
+def register_regions(
+    regions: Sequence[OutlinedRegion], *, aot_kernels: Sequence[object] | None = None
+) -> tuple[RegionHandle, ...]:
     """Registers a plugin and a converter per region; on failure undoes the ones it made.
 
     Handles are not destroyed after compiling: an engine needs its plugins while it lives.
     """
+    kernels = list(aot_kernels) if aot_kernels is not None else [None] * len(regions)
     handles: list[RegionHandle] = []
     complete = False
     try:
-        for region in regions:
-            handles.append(register_region(region.body))
+        for region, kernel in zip(regions, kernels, strict=True):
+            handles.append(register_region(region.body, aot_kernel=kernel))
         complete = True
     finally:
         if not complete:
@@ -115,7 +133,12 @@ def lowering_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModu
         AutopluginError: a stage failed (names the node or region and the reason).
     """
     outcome = outline_for_tensorrt(gm, settings)
-    register_regions(outcome.regions)
+    kernels, entries = implementations(outcome.regions, aot=True)
+    register_regions(outcome.regions, aot_kernels=kernels)
+    for entry in entries:
+        logger.info(
+            "%s runs as %s %s", entry.op, entry.implementation, entry.reason or entry.kernel
+        )
     logger.info(
         "trt_autoplugin: %d regions outlined into plugins, %d nodes left in PyTorch",
         len(outcome.regions),
@@ -199,12 +222,14 @@ class CompileReport:
             Torch-TensorRT returned the module unpartitioned).
         regions: the region ops outlined into plugins.
         left_in_graph: unsupported nodes left in PyTorch, with reasons.
+        implementations: per region, AOT kernel or JIT, and why not AOT.
     """
 
     engines: int
     graph_breaks: int
     regions: tuple[str, ...]
     left_in_graph: tuple[NodeEntry, ...]
+    implementations: tuple[ImplementationEntry, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -236,6 +261,7 @@ def compile(
     inputs: Sequence[Any],
     *,
     dynamic_shapes: Mapping[str, Any] | Sequence[Any] | None = None,
+    aot: bool = True,
     **torch_tensorrt_kwargs: Any,
 ) -> CompileResult:
     """Compiles with Torch-TensorRT, outlining what it can't convert into plugins.
@@ -249,6 +275,8 @@ def compile(
             ExportedProgram.
         inputs: example inputs or ``torch_tensorrt.Input`` specs, passed as ``inputs=``.
         dynamic_shapes: for ``torch.export.export`` when a module is given.
+        aot: compile each region into an ahead-of-time kernel where it can be (`aot.aot_kernel`),
+            so the engine runs it without Python; the others stay JIT, with the reason reported.
         **torch_tensorrt_kwargs: passed to ``torch_tensorrt.dynamo.compile`` (e.g.
             ``min_block_size``, ``torch_executed_ops``).
 
@@ -269,11 +297,14 @@ def compile(
 
     ep = _exported(model_or_ep, inputs, dynamic_shapes)
     outcomes: list[GraphOutcome] = []
+    entries: list[ImplementationEntry] = []
 
     def trt_autoplugin_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModule:
         outcome = outline_for_tensorrt(gm, settings)
-        register_regions(outcome.regions)
+        kernels, implemented = implementations(outcome.regions, aot=aot)
+        register_regions(outcome.regions, aot_kernels=kernels)
         outcomes.append(outcome)
+        entries.extend(implemented)
         return gm
 
     handle = _append_pass(trt_autoplugin_pass)
@@ -281,7 +312,10 @@ def compile(
         module = torch_tensorrt.dynamo.compile(ep, inputs=list(inputs), **torch_tensorrt_kwargs)
     finally:
         handle.destroy()
-    return CompileResult(module, *_summary(module, outcomes))
+    regions, report = _summary(module, outcomes)
+    return CompileResult(
+        module, regions, dataclasses.replace(report, implementations=tuple(entries))
+    )
 
 
 def _exported(

@@ -421,6 +421,34 @@ def _jit_impl(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
     return _with_signature(launch, f"launch_{plugin_id(body).split('::')[1]}", parameters, None)
 
 
+def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., Any]:
+    """The ``trtp.aot_impl`` function: the region's `aot.AotKernel`, its grid and scalar
+    arguments translated into TensorRT expressions of the input dims.
+
+    TensorRT evaluates the expressions per inference, so one kernel serves every shape of the
+    dynamic range; the PTX was checked against eager on several of them (`aot.aot_kernel`).
+    """
+    names = _input_names(body)
+    num_outputs = len(body.output_specs)
+    parameters = [(n, trtp.TensorDesc) for n in names]
+    parameters += [("outputs", tuple[(trtp.TensorDesc,) * num_outputs]), ("tactic", int)]
+    returns = tuple[str | bytes, str | bytes, trtp.KernelLaunchParams, trtp.SymIntExprs]
+    arith = TrtShapeArithmetic(trtp)
+
+    def compile_kernel(*args: Any) -> tuple[str, str, Any, Any]:
+        descs = args[: len(names)]
+        grid, scalars = kernel.launch_dims([list(d.shape_expr) for d in descs], arith)
+        launch = trtp.KernelLaunchParams()
+        launch.grid_x, launch.grid_y, launch.grid_z = grid
+        launch.block_x = kernel.block
+        launch.shared_mem = kernel.shared_mem
+        # Translated scalars are ShapeExprs, which are SymInt32s: TensorRT passes them as int32.
+        return kernel.kernel_name, kernel.ptx, launch, trtp.SymIntExprs.from_tuple(tuple(scalars))
+
+    name = f"aot_{plugin_id(body).split('::')[1]}"
+    return _with_signature(compile_kernel, name, parameters, returns)
+
+
 # --- registration --------------------------------------------------------------------------------
 
 
@@ -462,14 +490,17 @@ _LOCK = threading.RLock()
 _PLUGINS: dict[str, PluginHandle] = {}
 
 
-def register_plugin(body: RegionBody) -> PluginHandle:
-    """Registers the region's QDP plugin (descriptor and JIT implementation).
+def register_plugin(body: RegionBody, *, aot_kernel: Any = None) -> PluginHandle:
+    """Registers the region's QDP plugin (descriptor, JIT implementation, and the AOT one when
+    ``aot_kernel`` is given).
 
     Refusals come first and need no TensorRT: a region that can't be a plugin raises before
     ``tensorrt`` is imported.
 
     Args:
         body: the region body; the plugin id is ``trt_autoplugin::region_<hash>`` of it.
+        aot_kernel: the region's `aot.AotKernel`, registered as ``trtp.aot_impl``; the
+            converter then asks TensorRT for the AOT implementation.
 
     Returns:
         The handle (the existing one if this region's plugin is already registered).
@@ -486,6 +517,8 @@ def register_plugin(body: RegionBody) -> PluginHandle:
     check_pluggable(body)
     trtp = _trtp()
     qdp_id = plugin_id(body)
+    if aot_kernel is not None and aot_kernel.plugin_id != qdp_id:
+        raise PluginError(f"AOT kernel of {aot_kernel.plugin_id} given for region {qdp_id}")
     with _LOCK:
         if qdp_id in _PLUGINS:
             return _PLUGINS[qdp_id]
@@ -496,17 +529,19 @@ def register_plugin(body: RegionBody) -> PluginHandle:
                 f"a QDP plugin {qdp_id} is already registered, but not by trt_autoplugin in "
                 "this process; remove it before registering the region"
             )
-        _register_qdp(body, trtp, qdp_id)
+        _register_qdp(body, trtp, qdp_id, aot_kernel)
         handle = PluginHandle(qdp_id)
         _PLUGINS[qdp_id] = handle
     logger.info("registered TensorRT plugin %s", qdp_id)
     return handle
 
 
-def _register_qdp(body: RegionBody, trtp: ModuleType, qdp_id: str) -> None:
+def _register_qdp(body: RegionBody, trtp: ModuleType, qdp_id: str, aot_kernel: Any) -> None:
     try:
         trtp.register(qdp_id)(_descriptor(body, trtp))
         trtp.impl(qdp_id)(_jit_impl(body, trtp))
+        if aot_kernel is not None:
+            trtp.aot_impl(qdp_id)(_aot_impl(body, aot_kernel, trtp))
     except (ValueError, TypeError, AttributeError) as e:
         # Roll back a half-done registration, as FakeImplHolder.register does.
         _unregister_qdp(qdp_id)

@@ -42,6 +42,26 @@ class NodeEntry:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ImplementationEntry:
+    """How a region's plugin runs: an ahead-of-time kernel (AOT), or PyTorch called back from
+    the engine (JIT), with the reason it isn't AOT."""
+
+    op: str
+    implementation: str  # "AOT" or "JIT"
+    kernel: str | None  # the AOT kernel's name and config
+    reason: str | None
+
+    @staticmethod
+    def of(op: str, kernel_or_reason: object) -> "ImplementationEntry":
+        """The entry for `aot.aot_or_reason`'s answer."""
+        if isinstance(kernel_or_reason, str):
+            return ImplementationEntry(op, "JIT", None, kernel_or_reason)
+        name = getattr(kernel_or_reason, "kernel_name", "?")
+        config = getattr(kernel_or_reason, "config", "")
+        return ImplementationEntry(op, "AOT", f"{name} ({config})", None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Report:
     """Everything the pass decided, ready to render."""
 
@@ -51,6 +71,7 @@ class Report:
     conditional: tuple[NodeEntry, ...]
     before: Segments
     after: Segments
+    implementations: tuple[ImplementationEntry, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -132,6 +153,11 @@ def _markdown_lines(report: Report) -> list[str]:
             f"| `{r.op}` | {r.node_count} | {targets} | {'; '.join(r.inputs)} | "
             f"{'; '.join(r.outputs)} |"
         )
+    if report.implementations:
+        lines += ["", "## Plugin implementations", "", "| op | runs as | kernel | why not AOT |"]
+        lines.append("|---|---|---|---|")
+        for i in report.implementations:
+            lines.append(f"| `{i.op}` | {i.implementation} | {i.kernel or ''} | {i.reason or ''} |")
     lines += ["", f"## Left in the graph ({len(report.left_in_graph)})", ""]
     lines += _node_table(report.left_in_graph)
     if report.conditional:
@@ -171,7 +197,10 @@ def rich_renderables(report: Report) -> list[Any]:
             "\n".join(r.inputs),
             "\n".join(r.outputs),
         )
-    tables: list[Any] = [segments, regions, _rich_nodes("Left in the graph", report.left_in_graph)]
+    tables: list[Any] = [segments, regions]
+    if report.implementations:
+        tables.append(_rich_implementations(report.implementations))
+    tables.append(_rich_nodes("Left in the graph", report.left_in_graph))
     if report.conditional:
         tables.append(
             _rich_nodes("Native only if a capability validator accepts them", report.conditional)
@@ -187,4 +216,15 @@ def _rich_nodes(title: str, entries: Sequence[NodeEntry]) -> Any:
         table.add_column(column, overflow="fold")
     for e in entries:
         table.add_row(e.node, e.target, e.source or "", e.reason)
+    return table
+
+
+def _rich_implementations(entries: Sequence[ImplementationEntry]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="Plugin implementations")
+    for column in ("op", "runs as", "kernel", "why not AOT"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(e.op, e.implementation, e.kernel or "", e.reason or "")
     return table

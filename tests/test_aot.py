@@ -1,0 +1,384 @@
+"""AOT kernels: reading Inductor's output, the launch expressions, and (on a GPU) the kernels.
+
+The CPU tests read real Inductor output: ``tests/data/inductor_2_11/`` holds the wrapper modules
+torch 2.11.0+cu130 / Triton 3.6.0 generated on an H100 for the example regions (captured with
+``run_and_get_code``), and a PTX file Triton 3.6.0 compiled there. The GPU tests compile, launch
+as TensorRT would (CUDA driver, only TensorRT's arguments) and compare with eager.
+"""
+
+import ast
+import math
+from pathlib import Path
+
+import pytest
+import sympy
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import batch_sizes, size_expressions
+
+from trt_autoplugin import aot, autoplugin, examples
+from trt_autoplugin.errors import AotError
+from trt_autoplugin.outline import run_body
+from trt_autoplugin.shape_expr import IntArithmetic
+from trt_autoplugin.support import OpSetSupport, SnapshotSupport
+
+DATA = Path(__file__).parent / "data" / "inductor_2_11"
+
+
+def _region(name: str, index: int):
+    return autoplugin(examples.export_example(name), support=SnapshotSupport()).regions[index]
+
+
+def _plan(name: str, index: int) -> aot.KernelPlan:
+    region = _region(name, index)
+    code = (DATA / f"{name}_{index}_0.txt").read_text()
+    return aot.kernel_plan(code, region.input_specs, region.output_specs)
+
+
+# --- reading Inductor's wrapper ------------------------------------------------------------------
+
+
+def test_pointwise_plan_binds_pointers_and_the_element_count():
+    region = _region("data_dependent", 0)
+    plan = _plan("data_dependent", 0)
+    (batch,) = region.input_specs[0].shape[:1]
+    assert plan.kernel_name == "triton_poi_fused_erfinv_0"
+    assert plan.inputs == ("in_ptr0",)
+    assert plan.outputs == ("out_ptr0",)
+    assert plan.scalars == (("xnumel", 16 * batch),)
+
+
+def test_reduction_plan_with_two_outputs_and_a_static_count():
+    region = _region("cumulative", 1)  # cummax: values and int64 indices
+    plan = _plan("cumulative", 1)
+    batch = region.input_specs[0].shape[0]
+    assert plan.outputs == ("out_ptr0", "out_ptr1")
+    assert plan.scalars == (("xnumel", 16 * batch), ("r0_numel", 10))
+
+
+@pytest.mark.parametrize(
+    ("name", "index", "extern"),
+    [
+        ("distribution", 1, "torch.ops.aten.digamma.default"),
+        ("custom_op", 0, "torch.ops.trt_autoplugin_examples.quantize_rows.default"),
+    ],
+)
+def test_extern_calls_are_refused_with_the_call(name: str, index: int, extern: str):
+    with pytest.raises(AotError, match=f"extern call to {extern}"):
+        _plan(name, index)
+
+
+def test_wrapper_for_other_inputs_is_refused():
+    region = _region("data_dependent", 0)
+    code = (DATA / "data_dependent_0_0.txt").read_text()
+    two_inputs = (region.input_specs[0], region.input_specs[0])
+    with pytest.raises(AotError, match="takes 1 tensors but the region has 2 inputs"):
+        aot.kernel_plan(code, two_inputs, region.output_specs)
+
+
+def test_a_second_kernel_launch_is_refused():
+    region = _region("data_dependent", 0)
+    code = (DATA / "data_dependent_0_0.txt").read_text()
+    launch = "triton_poi_fused_erfinv_0.run(arg1_1, buf0, triton_poi_fused_erfinv_0_xnumel, "
+    twice = code.replace(launch, "; ".join([launch + "stream=stream0)"] * 2) + " #", 1)
+    assert twice != code
+    with pytest.raises(AotError, match="2 Triton kernels"):
+        aot.kernel_plan(twice, region.input_specs, region.output_specs)
+
+
+def test_non_contiguous_input_strides_are_refused():
+    region = _region("data_dependent", 0)
+    code = (DATA / "data_dependent_0_0.txt").read_text()
+    strided = code.replace(
+        "assert_size_stride(arg1_1, (s16, 16), (16, 1))",
+        "assert_size_stride(arg1_1, (s16, 16), (1, s16))",
+    )
+    assert strided != code
+    with pytest.raises(AotError, match="not contiguous"):
+        aot.kernel_plan(strided, region.input_specs, region.output_specs)
+
+
+def test_kernel_parameters_come_from_the_signature():
+    plan = _plan("cumulative", 0)
+    assert aot.kernel_parameters(plan.kernel_source, plan.kernel_name) == [
+        ("in_ptr0", "*fp32"),
+        ("out_ptr0", "*fp32"),
+        ("xnumel", "i32"),
+        ("r0_numel", "i32"),
+        ("XBLOCK", "constexpr"),
+    ]
+
+
+def test_retargeted_source_puts_parameters_in_tensorrt_order():
+    plan = _plan("data_dependent", 0)
+    order = ["in_ptr0", "unused_input_1", "xnumel", "out_ptr0"]
+    source = aot.retargeted_source(plan.kernel_source, plan.kernel_name, order)
+    function = next(
+        n
+        for n in ast.parse(source).body
+        if isinstance(n, ast.FunctionDef) and n.name == plan.kernel_name
+    )
+    assert [a.arg for a in function.args.args] == [*order, "XBLOCK"]
+    assert [ast.unparse(d) for d in function.decorator_list] == ["triton.jit"]
+    # The body is Inductor's, unchanged.
+    original = next(
+        n
+        for n in ast.parse(plan.kernel_source).body
+        if isinstance(n, ast.FunctionDef) and n.name == plan.kernel_name
+    )
+    assert [ast.unparse(s) for s in function.body] == [ast.unparse(s) for s in original.body]
+
+
+# --- expressions ---------------------------------------------------------------------------------
+
+
+@given(size_expressions(), st.lists(st.integers(0, 5000), min_size=3, max_size=3))
+def test_size_expressions_read_as_python_computes_them(text: str, values: list[int]):
+    names = dict(zip(("a", "b", "c"), values, strict=True))
+    try:
+        expected = eval(text, {"max": max, "min": min}, dict(names))  # noqa: S307 - test-made text
+    except ZeroDivisionError:
+        return
+    symbols = {n: sympy.Symbol(n, integer=True, nonnegative=True) for n in names}
+    expression = aot.size_expression(ast.parse(text, mode="eval").body, symbols)
+    got = expression.subs({symbols[n]: v for n, v in names.items()})
+    assert int(got) == expected
+
+
+@pytest.mark.parametrize("text", ["a.size(0)", "a / 2", "float(a)", "a ** 2", "f(a)", "1.5"])
+def test_other_size_expressions_are_refused(text: str):
+    with pytest.raises(AotError, match="doesn't know"):
+        aot.size_expression(ast.parse(text, mode="eval").body, {"a": sympy.Symbol("a")})
+
+
+@given(st.integers(0, 2**24), st.sampled_from([1, 64, 128, 1024]))
+def test_grid_is_ceil_of_numel_over_block_and_never_empty(numel: int, block: int):
+    # A positive symbol, as export makes them: sympy would simplify a Max(16*s, 1) clamp away.
+    s = sympy.Symbol("s", integer=True, positive=True)
+    grid = aot.launch_grid("Grid1D", {"XBLOCK": block}, {"xnumel": 16 * s})
+    kernel = _kernel(((s, 16),), (16 * s,), grid)
+    launch_grid, _ = kernel.concrete_launch([(numel, 16)])
+    assert launch_grid == (max(1, math.ceil(16 * numel / block)), 1, 1)
+
+
+def _kernel(input_shapes, scalars, grid) -> aot.AotKernel:
+    return aot.AotKernel(
+        plugin_id="trt_autoplugin::region_test",
+        kernel_name="k",
+        ptx="",
+        input_shapes=input_shapes,
+        scalars=scalars,
+        grid=grid,
+        block=128,
+        shared_mem=0,
+        config="",
+        arch=90,
+    )
+
+
+def test_unknown_grid_types_are_refused():
+    with pytest.raises(AotError, match="not supported"):
+        aot.launch_grid("CooperativeReductionGrid", {"XBLOCK": 1, "RSPLIT": 4}, {})
+
+
+@given(batch=batch_sizes())
+def test_launch_expressions_evaluate_on_concrete_shapes(batch: int):
+    region = _region("cumulative", 0)
+    plan = _plan("cumulative", 0)
+    kernel = aot.AotKernel(
+        plugin_id="trt_autoplugin::region_test",
+        kernel_name=plan.kernel_name,
+        ptx="",
+        input_shapes=tuple(s.shape for s in region.input_specs),
+        scalars=tuple(v for _, v in plan.scalars),
+        grid=aot.launch_grid(
+            "Grid1D", {"XBLOCK": 32}, {n: sympy.sympify(v) for n, v in plan.scalars}
+        ),
+        block=128,
+        shared_mem=0,
+        config="XBLOCK=32",
+        arch=90,
+    )
+    grid, scalars = kernel.concrete_launch([(batch, 10, 16)])
+    assert scalars == (16 * batch, 10)
+    assert grid == (max(1, math.ceil(16 * batch / 32)), 1, 1)
+    assert kernel.launch_dims([[batch, 10, 16]], IntArithmetic()) == (grid, scalars)
+
+
+# --- PTX -----------------------------------------------------------------------------------------
+
+
+def test_hidden_scratch_parameters_are_trimmed_to_tensorrts_arguments():
+    ptx = (DATA / "add_kernel_triton_3_6.ptx").read_text()
+    assert len(aot.entry_parameters(ptx, "add_kernel")) == 5  # x, n, y + two scratch pointers
+    trimmed = aot.trimmed_ptx(ptx, "add_kernel", 3)
+    assert aot.entry_parameters(trimmed, "add_kernel") == [
+        f"add_kernel_param_{i}" for i in range(3)
+    ]
+    assert trimmed[trimmed.index("{") :] == ptx[ptx.index("{") :]
+
+
+def test_a_hidden_parameter_the_kernel_reads_is_refused():
+    ptx = (DATA / "add_kernel_triton_3_6.ptx").read_text()
+    reading = ptx.replace(
+        "ld.param.b64 \t%rd17, [add_kernel_param_0];", "ld.param.b64 \t%rd17, [add_kernel_param_3];"
+    )
+    assert reading != ptx
+    with pytest.raises(AotError, match="reads its hidden parameters"):
+        aot.trimmed_ptx(reading, "add_kernel", 3)
+
+
+def test_fewer_parameters_than_tensorrt_passes_are_refused():
+    ptx = (DATA / "add_kernel_triton_3_6.ptx").read_text()
+    with pytest.raises(AotError, match="takes 5 parameters, TensorRT passes 6"):
+        aot.trimmed_ptx(ptx, "add_kernel", 6)
+
+
+# --- the environment -----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
+def test_without_cuda_a_region_stays_jit_with_the_reason():
+    answer = aot.aot_or_reason(_region("data_dependent", 0).body)
+    assert isinstance(answer, str) and "no CUDA device" in answer
+
+
+def test_check_cases_cover_empty_single_odd_and_maximal_sizes():
+    s = sympy.Symbol("s", integer=True, positive=True)
+    cases = aot.check_cases({s: (0, 4096)}, {s: 4096})
+    values = [c[s] for c in cases]
+    assert values[:4] == [0, 1, 3, 7] and 4096 in values
+
+
+# --- on the GPU ----------------------------------------------------------------------------------
+
+# Example regions Inductor turns into one pointwise or reduction Triton kernel (torch 2.11).
+AOT_TARGETS = {
+    "aten.erfinv.default",
+    "aten.lgamma.default",
+    "aten.logcumsumexp.default",
+    "aten.cummax.default",
+}
+
+
+@pytest.fixture(scope="module")
+def cuda_answers():
+    answers = []
+    for name in examples.example_names():
+        model, inputs, dynamic_shapes = examples.load_example(name)
+        ep = torch.export.export(
+            model.cuda(), tuple(x.cuda() for x in inputs), dynamic_shapes=dynamic_shapes
+        )
+        for region in autoplugin(ep, support=SnapshotSupport()).regions:
+            answers.append((name, region, aot.aot_or_reason(region.body)))
+    return answers
+
+
+@pytest.mark.gpu
+def test_pointwise_and_reduction_example_regions_get_aot_kernels(cuda_answers):
+    for name, region, answer in cuda_answers:
+        if set(region.targets) - {"_operator.getitem"} <= AOT_TARGETS:
+            assert isinstance(answer, aot.AotKernel), f"{name}: {region.targets}: {answer}"
+            assert answer.checked_shapes
+        else:
+            assert isinstance(answer, str) and answer, f"{name}: {region.targets}"
+
+
+@pytest.mark.gpu
+@given(batch=batch_sizes() | st.integers(0, 4096), seed=st.integers(0, 2**31 - 1))
+def test_aot_kernels_match_eager_over_drawn_batches(cuda_answers, batch: int, seed: int):
+    from trt_autoplugin.kernel_launch import launch
+
+    for _, region, kernel in cuda_answers:
+        if isinstance(kernel, str):
+            continue
+        _launch_and_compare(region, kernel, launch, batch, seed)
+
+
+def _launch_and_compare(region, kernel, launch, batch: int, seed: int) -> None:
+    shapes = [
+        tuple(batch if not isinstance(d, int) else d for d in s.shape) for s in region.input_specs
+    ]
+    inputs = aot._random_inputs(region.input_specs, shapes, "cuda", seed)
+    outputs = aot._empty_outputs(region.body, inputs)
+    for out in outputs:
+        aot.poison(out, seed)
+    launch(kernel, inputs, outputs, torch.cuda.current_stream().cuda_stream)
+    expected = run_body(region.body, inputs)
+    for got, want in zip(outputs, expected, strict=True):
+        rtol, atol = aot._TOLERANCES.get(want.dtype, (0.0, 0.0))
+        torch.testing.assert_close(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+class _Pointwise(torch.nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.sin(x) * y + x
+
+
+class _Reduction(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(x, dim=-1)
+
+
+class _Integer(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.remainder(x * 3 + 1, 7)
+
+
+_FORCED = OpSetSupport(
+    unsupported=["aten.sin", "aten.mul", "aten.add", "aten._softmax", "aten.remainder"],
+    base=SnapshotSupport(),
+)
+
+
+def _forced_region(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]):
+    batch = torch.export.Dim("batch", min=0, max=4096)
+    dynamic = tuple({0: batch} for _ in inputs)
+    ep = torch.export.export(module, inputs, dynamic_shapes=dynamic)
+    (region,) = autoplugin(ep, support=_FORCED).regions
+    return region
+
+
+@pytest.fixture(scope="module")
+def dtype_kernels():
+    kernels = {}
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        x = torch.randn(8, 24, device="cuda", dtype=dtype)
+        for key, module, inputs in (
+            ("pointwise", _Pointwise(), (x, x)),
+            ("softmax", _Reduction(), (x,)),
+        ):
+            region = _forced_region(module, inputs)
+            kernels[(key, dtype)] = (region, aot.aot_or_reason(region.body))
+    integers = torch.randint(-50, 50, (8, 24), device="cuda", dtype=torch.int32)
+    region = _forced_region(_Integer(), (integers,))
+    kernels[("integer", torch.int32)] = (region, aot.aot_or_reason(region.body))
+    return kernels
+
+
+@pytest.mark.gpu
+def test_forced_regions_of_every_dtype_get_aot_kernels(dtype_kernels):
+    for key, (_, answer) in dtype_kernels.items():
+        assert isinstance(answer, aot.AotKernel), f"{key}: {answer}"
+
+
+@pytest.mark.gpu
+@given(batch=batch_sizes() | st.integers(0, 4096), seed=st.integers(0, 2**31 - 1))
+def test_aot_kernels_of_every_dtype_match_eager(dtype_kernels, batch: int, seed: int):
+    from trt_autoplugin.kernel_launch import launch
+
+    for region, kernel in dtype_kernels.values():
+        if isinstance(kernel, aot.AotKernel):
+            _launch_and_compare(region, kernel, launch, batch, seed)
+
+
+def test_unbounded_dims_keep_a_kernel_with_scalars_jit():
+    plan = _plan("data_dependent", 0)
+    region = _region("data_dependent", 0)
+    (symbol,) = region.input_specs[0].shape[0].free_symbols
+    with pytest.raises(AotError, match="no upper bound.*Dim"):
+        aot._check_int32_bounds(plan, region.body, {symbol: (0, None)})
+    with pytest.raises(AotError, match="int32 max"):
+        aot._check_int32_bounds(plan, region.body, {symbol: (0, 2**28)})
+    aot._check_int32_bounds(plan, region.body, {symbol: (0, 4096)})

@@ -1,0 +1,146 @@
+"""Launching an `aot.AotKernel` exactly as TensorRT does, without TensorRT.
+
+TensorRT loads an AOT plugin's PTX with the CUDA driver and calls ``cuLaunchKernel`` with the
+grid, block and shared memory it evaluated from the plugin's expressions, and one argument per
+input pointer, extra scalar (int32) and output pointer, in that order, and nothing else. This
+module does the same through NVIDIA's ``cuda-python`` driver bindings, so the kernel that goes
+into an engine is the kernel that is checked (`aot.check_against_eager`) and benchmarked.
+"""
+
+import ctypes
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .errors import AotError, MissingDependencyError
+
+_LOCK = threading.Lock()
+# (device index, PTX digest, entry) -> CUfunction; modules stay loaded for the process, like
+# TensorRT keeps an engine's kernels.
+_FUNCTIONS: dict[tuple[int, str, str], Any] = {}
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def driver_import_error() -> str | None:
+    """Why the CUDA driver bindings don't import, or None."""
+    try:
+        _driver()
+    except MissingDependencyError as e:
+        return str(e)
+    return None
+
+
+def _driver() -> Any:
+    try:
+        from cuda.bindings import driver
+    except ImportError:
+        try:
+            from cuda import cuda as driver  # cuda-python < 12.6 names the module cuda.cuda
+        except ImportError as e:
+            raise MissingDependencyError(
+                "launching AOT kernels as TensorRT does needs NVIDIA's cuda-python "
+                "(pip install cuda-python)"
+            ) from e
+    return driver
+
+
+def _checked(driver: Any, result: Any, what: str) -> Any:
+    """The values after the status of a cuda-python call; raises on a failed status."""
+    status, *values = result if isinstance(result, tuple) else (result,)
+    if status != driver.CUresult.CUDA_SUCCESS:
+        _, text = driver.cuGetErrorString(status)
+        message = text.decode() if isinstance(text, bytes) else str(text)
+        raise AotError(f"{what} failed: {status.name}: {message}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _function(kernel: Any, device: int) -> Any:
+    from .aot import ptx_digest
+
+    key = (device, ptx_digest(kernel.ptx), kernel.kernel_name)
+    with _LOCK:
+        if key in _FUNCTIONS:
+            return _FUNCTIONS[key]
+        driver = _driver()
+        _checked(driver, driver.cuInit(0), "cuInit")
+        _current_context(driver, device)
+        image = kernel.ptx.encode() + b"\0"
+        module = _checked(driver, driver.cuModuleLoadData(image), f"loading {kernel.kernel_name}")
+        function = _checked(
+            driver,
+            driver.cuModuleGetFunction(module, kernel.kernel_name.encode()),
+            f"finding entry {kernel.kernel_name}",
+        )
+        _FUNCTIONS[key] = function
+        return function
+
+
+def _current_context(driver: Any, device: int) -> None:
+    # PyTorch made the device's primary context current on this thread; the driver API then
+    # loads modules into it. A thread where PyTorch hasn't run gets it made current here.
+    torch.cuda.set_device(device)
+    torch.cuda.init()
+    context = _checked(driver, driver.cuCtxGetCurrent(), "cuCtxGetCurrent")
+    if int(context) == 0:
+        primary = _checked(
+            driver, driver.cuDevicePrimaryCtxRetain(device), "cuDevicePrimaryCtxRetain"
+        )
+        _checked(driver, driver.cuCtxSetCurrent(primary), "cuCtxSetCurrent")
+
+
+def launch(
+    kernel: Any,
+    inputs: Sequence[torch.Tensor],
+    outputs: Sequence[torch.Tensor],
+    stream: int,
+) -> None:
+    """Launches an AOT kernel on contiguous CUDA tensors, as TensorRT would.
+
+    The grid and the scalar arguments are evaluated from the kernel's expressions on the
+    inputs' shapes, like TensorRT evaluates the plugin's ``SymInt32`` expressions.
+
+    Args:
+        kernel: an `aot.AotKernel`.
+        inputs: the region's inputs, contiguous, on one CUDA device.
+        outputs: preallocated outputs of the region's output shapes and dtypes.
+        stream: a raw ``cudaStream_t`` (``torch.cuda.current_stream().cuda_stream``).
+
+    Raises:
+        AotError: a non-contiguous or non-CUDA tensor, a value outside int32, or a failed
+            driver call.
+    """
+    tensors = [*inputs, *outputs]
+    for index, tensor in enumerate(tensors):
+        if not tensor.is_cuda or not tensor.is_contiguous():
+            raise AotError(f"tensor {index} must be a contiguous CUDA tensor, like TensorRT's")
+    device = tensors[0].device.index if tensors else torch.cuda.current_device()
+    grid, scalars = kernel.concrete_launch([tuple(x.shape) for x in inputs])
+    for value in (*grid, *scalars):
+        if not INT32_MIN <= value <= INT32_MAX:
+            raise AotError(f"{kernel.kernel_name}: launch value {value} does not fit int32")
+    driver = _driver()
+    function = _function(kernel, device)
+    values = (*(x.data_ptr() for x in inputs), *scalars, *(y.data_ptr() for y in outputs))
+    types = (
+        *([ctypes.c_void_p] * len(inputs)),
+        *([ctypes.c_int32] * len(scalars)),
+        *([ctypes.c_void_p] * len(outputs)),
+    )
+    _checked(
+        driver,
+        driver.cuLaunchKernel(
+            function,
+            *grid,
+            kernel.block,
+            1,
+            1,
+            kernel.shared_mem,
+            driver.CUstream(stream),
+            (values, types),
+            0,
+        ),
+        f"launching {kernel.kernel_name}",
+    )
