@@ -382,3 +382,38 @@ def test_unbounded_dims_keep_a_kernel_with_scalars_jit():
     with pytest.raises(AotError, match="int32 max"):
         aot._check_int32_bounds(plan, region.body, {symbol: (0, 2**28)})
     aot._check_int32_bounds(plan, region.body, {symbol: (0, 4096)})
+
+
+@given(upper=st.integers(2, 2**26) | st.none(), width=st.sampled_from([1, 4, 1024, 65536]))
+def test_compile_hints_are_large_bounded_by_bytes_and_in_range(upper: int | None, width: int):
+    s = sympy.Symbol("s", integer=True, positive=True)
+    t = sympy.Symbol("t", integer=True, positive=True)
+    specs = (aot.TensorSpec((s, width), torch.float32), aot.TensorSpec((t,), torch.float16))
+    ranges = {s: (0, upper), t: (0, upper)}
+    hints = aot.compile_hints(ranges, specs, budget_bytes=1 << 20)
+    top = 4096 if upper is None else upper
+    for value in hints.values():
+        assert 2 <= value <= max(top, 2)
+    assert hints[s] != hints[t] or top <= 2
+    if aot._input_bytes(specs, hints) > 1 << 20:  # only when even the smallest sizes exceed it
+        assert max(hints.values()) <= 3
+    # Never halved below what fits: doubling would exceed the budget or the range.
+    doubled = {k: min(2 * v, top) for k, v in hints.items()}
+    assert (
+        aot._input_bytes(specs, doubled) > 1 << 19 or doubled == {k: top for k in hints} or top <= 3
+    )
+
+
+class _Gather(torch.nn.Module):
+    def forward(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return torch.sin(x)[index]
+
+
+def test_regions_reading_integer_indices_are_refused_before_compiling():
+    batch = torch.export.Dim("batch", min=0, max=64)
+    ep = torch.export.export(
+        _Gather(), (torch.randn(8, 3), torch.tensor([0, 2, 1])), dynamic_shapes=({0: batch}, None)
+    )
+    support = OpSetSupport(unsupported=["aten.sin", "aten.index"], base=SnapshotSupport())
+    (region,) = autoplugin(ep, support=support).regions
+    assert "read as indices by aten.index" in aot._index_inputs_reason(region.body)

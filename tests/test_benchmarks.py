@@ -1,17 +1,25 @@
-"""Smoke test of the partition-scaling benchmark: a tiny graph, one repeat, no reference.
+"""Smoke tests of the benchmarks: the partition-scaling benchmark on a tiny graph, and the suite
+(``python -m benchmarks``) in quick CPU mode on two small examples.
 
 Only the shape of the results is checked, never the times (those belong to the benchmark run).
 """
 
+import dataclasses
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # pytest puts tests/ on sys.path, not the repository root
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import partition_scaling  # noqa: E402
+from benchmarks import models as bench_models  # noqa: E402
+from benchmarks import partition_scaling, region_bench, suite  # noqa: E402
+from trt_autoplugin.outline import unregister_region_ops  # noqa: E402
 
 STAGES = ["support_report", "propose_regions", "outline_regions", "outline_graph_module"]
 
@@ -37,3 +45,109 @@ def test_benchmark_writes_results_for_a_tiny_graph(tmp_path: Path) -> None:
     assert {"goal", "growth", "settings"} <= data.keys()
     assert "| target |" in (tmp_path / "partition_scaling.md").read_text()
     assert (tmp_path / "partition_scaling.png").stat().st_size > 0
+
+
+# --- the suite (python -m benchmarks), quick, on the CPU --------------------------------------
+
+SMOKE_MODELS = ("distribution", "data_dependent")
+MISSING = "needs_a_missing_library"
+VARIANTS = {
+    "eager",
+    "eager_outlined",
+    "inductor",
+    "torch_tensorrt",
+    "trt_autoplugin_jit",
+    "trt_autoplugin_aot",
+}
+
+
+@pytest.fixture
+def region_ops() -> Iterator[None]:
+    """The suite registers region ops; remove them afterwards."""
+    yield
+    unregister_region_ops()
+
+
+def _catalog() -> tuple[bench_models.BenchModel, ...]:
+    examples = [m for m in bench_models.bench_models() if m.name in SMOKE_MODELS]
+    missing = dataclasses.replace(
+        examples[0], name=MISSING, library="nowhere", requires=("trt_autoplugin_no_such_module",)
+    )
+    return (*examples, missing)
+
+
+def _skipped_with_reason(measurement: dict) -> bool:
+    return measurement["status"] == "skipped" and bool(measurement["reason"])
+
+
+def test_suite_quick_cpu_writes_json_markdown_and_plot(tmp_path: Path, region_ops: None) -> None:
+    config = suite.config_for("cpu", quick=True, models=(*SMOKE_MODELS, MISSING))
+    suite.run_suite(config, tmp_path, show_progress=False, catalog=_catalog())
+
+    data = json.loads((tmp_path / "suite.json").read_text())
+    assert {"device", "versions", "git", "settings", "copy_bandwidth", "headline"} <= data.keys()
+    assert {"name", "driver"} <= data["device"].keys()
+    assert {"torch", "triton", "torchvision", "timm", "tensorrt"} <= data["versions"].keys()
+    assert "commit" in data["git"]
+    assert data["copy_bandwidth"]["skipped"]
+
+    by_name = {m["name"]: m for m in data["models"]}
+    assert list(by_name) == [*SMOKE_MODELS, MISSING]
+    assert by_name[MISSING]["status"] == "skipped"
+    assert "trt_autoplugin_no_such_module" in by_name[MISSING]["reason"]
+    for name in SMOKE_MODELS:
+        model = by_name[name]
+        assert model["status"] == "ok", model["reason"]
+        assert model["export_s"] is not None and model["pass_s"] is not None
+        assert model["regions"] >= 1
+        assert set(model["predicted"]) == {"before", "after"}
+    # masked_select's data-dependent size stays in the graph, with its reason.
+    assert all(e["reason"] for e in by_name["data_dependent"]["left_in_graph"])
+    assert by_name["data_dependent"]["left_in_graph"]
+
+    assert {r["model"] for r in data["regions"]} == set(SMOKE_MODELS)
+    for row in data["regions"]:  # every per-region measurement needs CUDA
+        assert all(_skipped_with_reason(row[k]) for k in ("eager", "jit", "aot"))
+        assert row["bytes"] > 0
+
+    rows = data["end_to_end"]
+    for name in SMOKE_MODELS:
+        variants = {r["variant"]: r["measurement"] for r in rows if r["model"] == name}
+        assert set(variants) == VARIANTS
+        assert variants["eager"]["status"] == variants["eager_outlined"]["status"] == "ok"
+        others = VARIANTS - {"eager", "eager_outlined"}
+        assert all(_skipped_with_reason(variants[v]) for v in others)
+
+    markdown = (tmp_path / "suite.md").read_text()
+    assert "## Headline" in markdown and "| model | region op |" in markdown
+    assert "## End to end" in markdown and "## The pass (CPU side)" in markdown
+    assert (tmp_path / "suite.png").stat().st_size > 0
+
+
+def test_missing_library_is_named() -> None:
+    missing = _catalog()[-1]
+    reason = bench_models.missing_requirement(missing)
+    assert reason is not None and "trt_autoplugin_no_such_module" in reason
+
+
+def test_mismatch_catches_unwritten_poison_and_wrong_values() -> None:
+    want = [torch.arange(6.0).reshape(2, 3), torch.arange(4, dtype=torch.int64)]
+    got = [w.clone() for w in want]
+    assert region_bench.mismatch(got, want) is None
+
+    region_bench.poison(got[0])
+    assert "poison" in region_bench.mismatch(got, want)
+
+    got = [w.clone() for w in want]
+    region_bench.poison(got[1])
+    assert got[1].view(torch.uint8).eq(0x7F).all()
+    assert region_bench.mismatch(got, want) is not None
+
+
+def test_batch_ladder_and_rotation() -> None:
+    assert suite.batch_ladder(4096, quick=False) == [16, 256, 4096]
+    assert suite.batch_ladder(3, quick=True) == [2, 3]
+    l2 = 50 << 20
+    assert region_bench.rotated_count(1 << 30, l2) == 1
+    assert region_bench.rotated_count(10 << 20, l2) == 10
+    assert region_bench.rotated_count(1, l2) == region_bench.MAX_COPIES

@@ -209,3 +209,19 @@ def test_report_lists_plugin_implementations() -> None:
     assert "## Plugin implementations" in markdown
     assert f"| `{result.regions[1].name}` | JIT |  | no CUDA device |" in markdown
     assert report.to_dict()["implementations"][0]["reason"] == "an extern call"
+
+
+class _BuiltinNamedInput(torch.nn.Module):
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - nn.Sequential's name
+        return torch.lgamma(input) + 1
+
+
+def test_an_input_named_like_a_builtin_keeps_its_name():
+    # Every nn.Sequential's forward argument is called `input`; the rewrite once renamed it.
+    ep = torch.export.export(_BuiltinNamedInput(), (torch.randn(3, 4),))
+    result = autoplugin(ep, support=SnapshotSupport())
+    assert len(result.regions) == 1
+    placeholders = [n.name for n in result.program.graph.nodes if n.op == "placeholder"]
+    assert placeholders == ["input"]
+    x = torch.rand(3, 4) + 0.5
+    torch.testing.assert_close(result.program.module()(x), torch.lgamma(x) + 1)

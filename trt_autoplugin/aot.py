@@ -61,6 +61,8 @@ GRID_YZ_MAX = 65535
 SHARED_MEM_MAX = 48 * 1024
 # Where a dynamic dim has no upper bound, the check and the compile hint stop here.
 _UNBOUNDED_CHECK_SIZE = 4096
+# Configs are compiled for and timed at sizes whose inputs hold about this many bytes.
+_TUNING_BYTES = 256 << 20
 # Inputs at the range's maximum are checked only below this many elements per tensor.
 _MAX_CHECK_ELEMENTS = 1 << 26
 
@@ -713,16 +715,33 @@ def symbol_ranges(body: RegionBody) -> dict[sympy.Symbol, tuple[int, int | None]
     return ranges
 
 
-def compile_hints(ranges: Mapping[sympy.Symbol, tuple[int, int | None]]) -> dict[sympy.Symbol, int]:
-    """A concrete value per symbol to compile with: large (Inductor picks configs for it),
-    distinct (no duck-sized merging of dims the region keeps apart), never 0 or 1."""
+def compile_hints(
+    ranges: Mapping[sympy.Symbol, tuple[int, int | None]],
+    specs: Sequence[TensorSpec] = (),
+    *,
+    budget_bytes: int = _TUNING_BYTES,
+) -> dict[sympy.Symbol, int]:
+    """A concrete value per symbol to compile and tune with.
+
+    Large, because Inductor derives its configs from these sizes and `_fastest` times them
+    there: the top of the range, halved until the inputs ``specs`` hold at most
+    ``budget_bytes``. Distinct, so duck sizing merges no dims the region keeps apart. Never 0
+    or 1, which Dynamo specialises.
+    """
+    ordered = sorted(ranges.items(), key=lambda kv: str(kv[0]))
+    tops = {s: _UNBOUNDED_CHECK_SIZE if upper is None else upper for s, (_, upper) in ordered}
+    while _input_bytes(specs, tops) > budget_bytes and max(tops.values(), default=2) > 2:
+        tops = {s: max(v // 2, 2) for s, v in tops.items()}
     hints = {}
-    for offset, (symbol, (_, upper)) in enumerate(
-        sorted(ranges.items(), key=lambda kv: str(kv[0]))
-    ):
-        top = _UNBOUNDED_CHECK_SIZE if upper is None else min(upper, _UNBOUNDED_CHECK_SIZE)
-        hints[symbol] = max(top - offset, 2)
+    for offset, (symbol, (_, upper)) in enumerate(ordered):
+        value = tops[symbol] - offset if tops[symbol] - offset >= 2 else 2 + offset
+        hints[symbol] = value if upper is None else max(min(value, upper), 2)
     return hints
+
+
+def _input_bytes(specs: Sequence[TensorSpec], values: Mapping[sympy.Symbol, int]) -> int:
+    shapes = concrete_shapes(specs, values)
+    return sum(_numel(s) * spec.dtype.itemsize for s, spec in zip(shapes, specs, strict=True))
 
 
 def concrete_shapes(
@@ -823,7 +842,10 @@ def aot_kernel(body: RegionBody, *, check_shapes: int = 8) -> AotKernel:
     if reason is not None:
         raise AotError(reason)
     ranges = symbol_ranges(body)
-    hints = compile_hints(ranges)
+    reason = _index_inputs_reason(body)
+    if reason is not None:
+        raise AotError(reason)
+    hints = compile_hints(ranges, body.input_specs)
     plan = kernel_plan(inductor_code(body, hints), body.input_specs, body.output_specs)
     _check_int32_bounds(plan, body, ranges)
     cases = check_cases(ranges, hints)[: max(check_shapes, 1)]
@@ -853,6 +875,31 @@ def aot_or_reason(body: RegionBody) -> "AotKernel | str":
     except AotError as e:
         logger.info("region %s stays JIT: %s", body.digest(), e)
         return str(e)
+
+
+# Ops that read an integer input as positions into another tensor.
+_INDEXING = ("index", "gather", "scatter", "embedding", "take", "roi", "nms")
+
+
+def _index_inputs_reason(body: RegionBody) -> str | None:
+    """Why a region with integer index inputs gets no AOT kernel, or None.
+
+    The kernel is checked on random inputs (`check_against_eager`); random integers as indices
+    run out of bounds, and an out-of-bounds index on the GPU is a device-side assert that
+    leaves the CUDA context unusable for the rest of the process.
+    """
+    for node in body.graph_module.graph.find_nodes(op="placeholder"):
+        value = node.meta.get("val")
+        if value is None or value.dtype.is_floating_point or value.dtype == torch.bool:
+            continue
+        for user in node.users:
+            name = str(user.target)
+            if any(word in name for word in _INDEXING):
+                return (
+                    f"integer input {node.name} is read as indices by {name}; the kernel can't be "
+                    "checked on random values (an out-of-bounds index faults the CUDA context)"
+                )
+    return None
 
 
 def _arch() -> int:

@@ -327,10 +327,28 @@ def outline_regions(
                 op, region.nodes, region_targets, body.input_specs, body.output_specs, body
             )
         )
-    stable_topological_sort(gm)
+    _sorted_keeping_names(gm)
     gm.graph.lint()
     gm.recompile()
     return tuple(outlined), renamed
+
+
+_NAME_KEY = "trt_autoplugin_name"
+
+
+def _sorted_keeping_names(gm: torch.fx.GraphModule) -> None:
+    """``stable_topological_sort``, then every node gets its name back.
+
+    The sort copies nodes into a new graph, whose namespace renames names that shadow Python
+    builtins: a placeholder ``input`` (every ``nn.Sequential``) became ``input_1``, and the
+    ExportedProgram's signature, which names placeholders, no longer matched. The original
+    names were unique in the graph, so restoring all of them keeps them unique.
+    """
+    for node in gm.graph.nodes:
+        node.meta[_NAME_KEY] = node.name
+    stable_topological_sort(gm)
+    for node in gm.graph.nodes:
+        node.name = node.meta.pop(_NAME_KEY, node.name)
 
 
 def _targets_by_name(gm: torch.fx.GraphModule) -> dict[str, str]:

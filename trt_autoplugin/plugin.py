@@ -221,13 +221,24 @@ def jit_launch(
         PluginError: the buffer counts, or a result's shape, don't match the region.
     """
     _check_counts(body, inputs, outputs)
-    with torch.no_grad(), torch.cuda.stream(torch.cuda.ExternalStream(stream)):
+    with torch.no_grad(), torch.cuda.stream(_torch_stream(stream)):
         args = [as_cuda_tensor(b) for b in inputs]
         destinations = [as_cuda_tensor(b) for b in outputs]
         results = tuple(body.graph_module(*args))
         for index, (destination, result) in enumerate(zip(destinations, results, strict=True)):
             _check_result(body, index, destination, result)
             destination.copy_(result)
+
+
+def _torch_stream(stream: int) -> torch.cuda.Stream:
+    """The torch stream for a raw handle; 0 is the legacy default stream.
+
+    ``ExternalStream(0)`` is not the default stream on torch 2.11 (seen on the GPU machine: it
+    came back as another handle), so work on it was unordered with the caller's.
+    """
+    if stream == 0:
+        return torch.cuda.default_stream()
+    return torch.cuda.ExternalStream(stream)
 
 
 def _check_result(
