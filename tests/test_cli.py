@@ -55,3 +55,19 @@ def test_compile_without_tensorrt_says_what_is_missing() -> None:
     )
     assert done.returncode == 2
     assert "needs TensorRT" in done.stdout and "pip install" in done.stdout
+
+
+def test_analyze_aot_reports_each_regions_implementation(tmp_path: Path, capsys) -> None:
+    report = tmp_path / "report.json"
+    assert (
+        main(["analyze", "--snapshot", "--example", "cumulative", "--aot", "--json", str(report)])
+        == 0
+    )
+    assert "Plugin implementations" in capsys.readouterr().out
+    entries = json.loads(report.read_text())["implementations"]
+    assert len(entries) == 2
+    for entry in entries:
+        if torch.cuda.is_available():
+            assert entry["implementation"] == "AOT", entry
+        else:
+            assert entry["implementation"] == "JIT" and "no CUDA device" in entry["reason"]

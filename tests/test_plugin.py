@@ -770,3 +770,31 @@ def _mixed_regions() -> dict[torch.dtype, OutlinedRegion]:
     if not _MIXED:
         _MIXED.update({dtype: mixed_region(dtype) for dtype in PLUGIN_DTYPES})
     return _MIXED
+
+
+def test_registration_handles_unregister_once_across_threads() -> None:
+    import threading
+
+    from trt_autoplugin.plugin import RegistrationHandle
+
+    calls = []
+
+    class Counting(RegistrationHandle):
+        __slots__ = ()
+        _lock = threading.RLock()
+
+        def _unregister(self) -> None:
+            calls.append(1)
+
+        def _name(self) -> str:
+            return "counting"
+
+    handle = Counting()
+    assert repr(handle) == "Counting('counting', registered)"
+    threads = [threading.Thread(target=handle.destroy) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and handle.is_destroyed
+    assert repr(handle) == "Counting('counting', destroyed)"

@@ -4,6 +4,7 @@ The only module that prints.
 """
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import examples
 from .errors import AutopluginError
+from .lowering import implementations
 from .pipeline import autoplugin
 from .report import rich_renderables
 from .support import SnapshotSupport, SupportOracle, default_support
@@ -38,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
         help="predict from the shipped snapshot even where torch_tensorrt imports",
     )
     analyze.add_argument("--min-block-size", type=int, default=5)
+    analyze.add_argument(
+        "--aot",
+        action="store_true",
+        help="also build each region's ahead-of-time kernel (needs a CUDA GPU) and report, per "
+        "region, AOT or JIT and why",
+    )
     commands.add_parser("examples", help="list the built-in examples")
     compile_ = commands.add_parser("compile", help="compile with Torch-TensorRT (needs TensorRT)")
     _add_program_arguments(compile_)
@@ -75,13 +83,18 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
         oracle: SupportOracle = SnapshotSupport() if args.snapshot else default_support()
         result = autoplugin(ep, support=oracle, min_block_size=args.min_block_size)
         progress.advance(task)
+        report = result.report
+        if args.aot:
+            progress.update(task, description="compiling and checking AOT kernels")
+            _, entries = implementations(result.regions, aot=True)
+            report = dataclasses.replace(report, implementations=entries)
     console.print(f"[bold]trt_autoplugin[/bold] analysis of {what}")
-    for renderable in rich_renderables(result.report):
+    for renderable in rich_renderables(report):
         console.print(renderable)
     if args.json:
-        args.json.write_text(result.report.to_json())
+        args.json.write_text(report.to_json())
     if args.markdown:
-        args.markdown.write_text(result.report.to_markdown())
+        args.markdown.write_text(report.to_markdown())
     return 0
 
 

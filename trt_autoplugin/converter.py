@@ -16,7 +16,7 @@ import torch.fx
 
 from .errors import MissingDependencyError, OutlineError, PluginError
 from .outline import RegionBody, register_region_op
-from .plugin import PluginHandle, check_pluggable, register_plugin
+from .plugin import PluginHandle, RegistrationHandle, check_pluggable, register_plugin
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,10 @@ def _plugin_input(ctx: Any, value: object, name: str, dtype: torch.dtype) -> Any
     return cast
 
 
-class ConverterHandle:
+_LOCK = threading.RLock()
+
+
+class ConverterHandle(RegistrationHandle):
     """A region op's registered converter; `destroy` removes it from Torch-TensorRT's registry.
 
     ``DYNAMO_CONVERTERS`` refuses ``del`` (its ``__delitem__`` raises), but the dict it wraps,
@@ -218,39 +221,29 @@ class ConverterHandle:
     removes this converter's entry from the op's list, and the op's key once the list is empty.
     """
 
-    __slots__ = ("op", "_implementation", "_destroyed")
+    __slots__ = ("op", "_implementation")
+    _lock = _LOCK
 
     def __init__(self, op: torch._ops.OpOverload, implementation: Callable[..., Any]) -> None:
+        super().__init__()
         self.op = op
         self._implementation = implementation
-        self._destroyed = False
 
-    @property
-    def is_destroyed(self) -> bool:
-        return self._destroyed
-
-    def destroy(self) -> None:
-        """Unregisters the converter (idempotent)."""
+    def _unregister(self) -> None:
         from torch_tensorrt.dynamo.conversion._ConverterRegistry import DYNAMO_ATEN_CONVERTERS
 
-        with _LOCK:
-            if self._destroyed:
-                return
-            entries = DYNAMO_ATEN_CONVERTERS.get(self.op, [])
-            kept = [e for e in entries if e.converter_implementation is not self._implementation]
-            if kept:
-                DYNAMO_ATEN_CONVERTERS[self.op] = kept
-            else:
-                DYNAMO_ATEN_CONVERTERS.pop(self.op, None)
-            _CONVERTERS.pop(self.op.name(), None)
-            self._destroyed = True
+        entries = DYNAMO_ATEN_CONVERTERS.get(self.op, [])
+        kept = [e for e in entries if e.converter_implementation is not self._implementation]
+        if kept:
+            DYNAMO_ATEN_CONVERTERS[self.op] = kept
+        else:
+            DYNAMO_ATEN_CONVERTERS.pop(self.op, None)
+        _CONVERTERS.pop(self.op.name(), None)
 
-    def __repr__(self) -> str:
-        state = "destroyed" if self._destroyed else "registered"
-        return f"ConverterHandle({self.op.name()!r}, {state})"
+    def _name(self) -> str:
+        return self.op.name()
 
 
-_LOCK = threading.RLock()
 _CONVERTERS: dict[str, ConverterHandle] = {}
 
 

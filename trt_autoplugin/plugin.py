@@ -463,7 +463,46 @@ def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., 
 # --- registration --------------------------------------------------------------------------------
 
 
-class PluginHandle:
+_LOCK = threading.RLock()
+
+
+class RegistrationHandle:
+    """Something registered in a process-wide registry; `destroy` undoes it, once.
+
+    Like torch's ``RegistrationHandle``, but idempotent and thread-safe: subclasses give the
+    lock their registry is guarded by (``_lock``), a name (``_name``) and ``_unregister``.
+    """
+
+    __slots__ = ("_destroyed",)
+    _lock: threading.RLock
+
+    def __init__(self) -> None:
+        self._destroyed = False
+
+    @property
+    def is_destroyed(self) -> bool:
+        return self._destroyed
+
+    def destroy(self) -> None:
+        """Unregisters (idempotent)."""
+        with self._lock:
+            if self._destroyed:
+                return
+            self._unregister()
+            self._destroyed = True
+
+    def _unregister(self) -> None:
+        raise NotImplementedError
+
+    def _name(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        state = "destroyed" if self._destroyed else "registered"
+        return f"{type(self).__name__}({self._name()!r}, {state})"
+
+
+class PluginHandle(RegistrationHandle):
     """A registered region plugin; `destroy` removes it.
 
     ``tensorrt.plugin`` has no unregister. `destroy` undoes what ``trtp.register`` did: it removes
@@ -473,31 +512,21 @@ class PluginHandle:
     content hashes, so equal names mean equal plugins.
     """
 
-    __slots__ = ("plugin_id", "_destroyed")
+    __slots__ = ("plugin_id",)
+    _lock = _LOCK
 
     def __init__(self, plugin_id: str) -> None:
+        super().__init__()
         self.plugin_id = plugin_id
-        self._destroyed = False
 
-    @property
-    def is_destroyed(self) -> bool:
-        return self._destroyed
+    def _unregister(self) -> None:
+        _unregister_qdp(self.plugin_id)
+        _PLUGINS.pop(self.plugin_id, None)
 
-    def destroy(self) -> None:
-        """Unregisters the plugin (idempotent)."""
-        with _LOCK:
-            if self._destroyed:
-                return
-            _unregister_qdp(self.plugin_id)
-            _PLUGINS.pop(self.plugin_id, None)
-            self._destroyed = True
-
-    def __repr__(self) -> str:
-        state = "destroyed" if self._destroyed else "registered"
-        return f"PluginHandle({self.plugin_id!r}, {state})"
+    def _name(self) -> str:
+        return self.plugin_id
 
 
-_LOCK = threading.RLock()
 _PLUGINS: dict[str, PluginHandle] = {}
 
 
