@@ -1,4 +1,5 @@
-"""Shared test setup: hypothesis profiles and the gpu/tensorrt markers' skip logic."""
+"""Shared test setup: hypothesis profiles, the gpu/tensorrt markers' skip logic, and the
+built-in examples exported and rewritten once per session and device."""
 
 import importlib
 import os
@@ -6,6 +7,9 @@ import os
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+
+from trt_autoplugin import AutopluginResult, autoplugin, examples
+from trt_autoplugin.support import SnapshotSupport
 
 # `ci` keeps the CPU suite within CI's budget; `thorough` is for local runs before a release:
 #   HYPOTHESIS_PROFILE=thorough pytest -m "not gpu and not tensorrt"
@@ -43,3 +47,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=no_gpu))
         if no_trt and "tensorrt" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=no_trt.splitlines()[0]))
+
+
+ExampleResults = dict[str, tuple[torch.nn.Module, AutopluginResult]]
+
+
+def _example_results(device: str) -> ExampleResults:
+    """``{name: (model, autoplugin result)}`` for every built-in example, exported on ``device``
+    (a CUDA export bakes no CPU device into the region bodies)."""
+    out = {}
+    for name in examples.example_names():
+        model, inputs, dynamic_shapes = examples.load_example(name)
+        model = model.to(device)
+        ep = torch.export.export(
+            model, tuple(x.to(device) for x in inputs), dynamic_shapes=dynamic_shapes
+        )
+        out[name] = (model, autoplugin(ep, support=SnapshotSupport()))
+    return out
+
+
+@pytest.fixture(scope="session")
+def example_results() -> ExampleResults:
+    return _example_results("cpu")
+
+
+@pytest.fixture(scope="session")
+def cuda_example_results() -> ExampleResults:
+    return _example_results("cuda")

@@ -263,16 +263,12 @@ AOT_TARGETS = {
 
 
 @pytest.fixture(scope="module")
-def cuda_answers():
-    answers = []
-    for name in examples.example_names():
-        model, inputs, dynamic_shapes = examples.load_example(name)
-        ep = torch.export.export(
-            model.cuda(), tuple(x.cuda() for x in inputs), dynamic_shapes=dynamic_shapes
-        )
-        for region in autoplugin(ep, support=SnapshotSupport()).regions:
-            answers.append((name, region, aot.aot_or_reason(region.body)))
-    return answers
+def cuda_answers(cuda_example_results):
+    return [
+        (name, region, aot.aot_or_reason(region.body))
+        for name, (_, result) in cuda_example_results.items()
+        for region in result.regions
+    ]
 
 
 @pytest.mark.gpu

@@ -6,31 +6,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import batch_sizes
 
-from trt_autoplugin import autoplugin, examples
+from trt_autoplugin import examples
 from trt_autoplugin.outline import run_body
-from trt_autoplugin.support import SnapshotSupport
 
 pytestmark = pytest.mark.gpu
 
 NAMES = examples.example_names()
 
 
-@pytest.fixture(scope="module")
-def cuda_results() -> dict[str, tuple[torch.nn.Module, object]]:
-    out = {}
-    for name in NAMES:
-        model, inputs, dynamic_shapes = examples.load_example(name)
-        model = model.cuda()
-        inputs = tuple(x.cuda() for x in inputs)
-        ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
-        out[name] = (model, autoplugin(ep, support=SnapshotSupport()))
-    return out
-
-
 @pytest.mark.parametrize("name", NAMES)
 @given(batch=batch_sizes(), seed=st.integers(0, 2**31 - 1))
-def test_rewritten_program_on_cuda_equals_eager(cuda_results, name: str, batch: int, seed: int):
-    model, result = cuda_results[name]
+def test_rewritten_program_on_cuda_equals_eager(
+    cuda_example_results, name: str, batch: int, seed: int
+):
+    model, result = cuda_example_results[name]
     _, example_inputs, _ = examples.load_example(name)
     generator = torch.Generator(device="cuda").manual_seed(seed)
     inputs = tuple(
@@ -49,8 +38,8 @@ def test_rewritten_program_on_cuda_equals_eager(cuda_results, name: str, batch: 
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_region_kernels_keep_the_inputs_device(cuda_results, name: str) -> None:
-    _, result = cuda_results[name]
+def test_region_kernels_keep_the_inputs_device(cuda_example_results, name: str) -> None:
+    _, result = cuda_example_results[name]
     for region in result.regions:
         inputs = [
             torch.randn([5 if not isinstance(d, int) else d for d in s.shape], device="cuda").to(

@@ -18,13 +18,8 @@ NAMES = examples.example_names()
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, tuple[torch.nn.Module, AutopluginResult]]:
-    out = {}
-    for name in NAMES:
-        model, inputs, dynamic_shapes = examples.load_example(name)
-        ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
-        out[name] = (model, autoplugin(ep, support=SnapshotSupport()))
-    return out
+def results(example_results):
+    return example_results
 
 
 def _inputs(name: str, batch: int, seed: int) -> tuple[torch.Tensor, ...]:

@@ -44,7 +44,7 @@ from trt_autoplugin.plugin import (
     trt_dtype_name,
 )
 from trt_autoplugin.shape_expr import IntArithmetic, translate_shapes
-from trt_autoplugin.support import OpSetSupport, SnapshotSupport
+from trt_autoplugin.support import OpSetSupport
 
 PLUGIN_DTYPES = {
     torch.float32: "FLOAT",
@@ -61,12 +61,9 @@ PLUGIN_DTYPES = {
 
 
 @pytest.fixture(scope="module")
-def example_regions() -> dict[str, tuple[OutlinedRegion, ...]]:
+def example_regions(example_results) -> dict[str, tuple[OutlinedRegion, ...]]:
     """Every built-in example's regions, outlined with the shipped snapshot."""
-    return {
-        name: autoplugin(examples.export_example(name), support=SnapshotSupport()).regions
-        for name in examples.example_names()
-    }
+    return {name: result.regions for name, (_, result) in example_results.items()}
 
 
 def _regions_of(model: torch.nn.Module, inputs: tuple, ops: Sequence[str], dynamic=None):
@@ -601,16 +598,9 @@ def _launch_and_compare(body: RegionBody, inputs: list[torch.Tensor], raw: bool)
 
 
 @pytest.fixture(scope="module")
-def cuda_example_regions() -> dict[str, tuple[OutlinedRegion, ...]]:
+def cuda_example_regions(cuda_example_results) -> dict[str, tuple[OutlinedRegion, ...]]:
     """Example regions exported from the model on CUDA (bodies then bake no CPU device)."""
-    out = {}
-    for name in examples.example_names():
-        model, inputs, dynamic_shapes = examples.load_example(name)
-        ep = torch.export.export(
-            model.cuda(), tuple(x.cuda() for x in inputs), dynamic_shapes=dynamic_shapes
-        )
-        out[name] = autoplugin(ep, support=SnapshotSupport()).regions
-    return out
+    return {name: result.regions for name, (_, result) in cuda_example_results.items()}
 
 
 @pytest.mark.gpu
