@@ -186,20 +186,9 @@ def test_unknown_grid_types_are_refused():
 def test_launch_expressions_evaluate_on_concrete_shapes(batch: int):
     region = _region("cumulative", 0)
     plan = _plan("cumulative", 0)
-    kernel = aot.AotKernel(
-        plugin_id="trt_autoplugin::region_test",
-        kernel_name=plan.kernel_name,
-        ptx="",
-        input_shapes=tuple(s.shape for s in region.input_specs),
-        scalars=tuple(v for _, v in plan.scalars),
-        grid=aot.launch_grid(
-            "Grid1D", {"XBLOCK": 32}, {n: sympy.sympify(v) for n, v in plan.scalars}
-        ),
-        block=128,
-        shared_mem=0,
-        config="XBLOCK=32",
-        arch=90,
-    )
+    numels = {n: sympy.sympify(v) for n, v in plan.scalars}
+    grid = aot.launch_grid("Grid1D", {"XBLOCK": 32}, numels)
+    kernel = _kernel(tuple(s.shape for s in region.input_specs), tuple(numels.values()), grid)
     grid, scalars = kernel.concrete_launch([(batch, 10, 16)])
     assert scalars == (16 * batch, 10)
     assert grid == (max(1, math.ceil(16 * batch / 32)), 1, 1)
@@ -374,10 +363,10 @@ def test_unbounded_dims_keep_a_kernel_with_scalars_jit():
     region = _region("data_dependent", 0)
     (symbol,) = region.input_specs[0].shape[0].free_symbols
     with pytest.raises(AotError, match="no upper bound.*Dim"):
-        aot._check_int32_bounds(plan, region.body, {symbol: (0, None)})
+        aot._check_int32_bounds(plan, {symbol: (0, None)})
     with pytest.raises(AotError, match="int32 max"):
-        aot._check_int32_bounds(plan, region.body, {symbol: (0, 2**28)})
-    aot._check_int32_bounds(plan, region.body, {symbol: (0, 4096)})
+        aot._check_int32_bounds(plan, {symbol: (0, 2**28)})
+    aot._check_int32_bounds(plan, {symbol: (0, 4096)})
 
 
 @given(upper=st.integers(2, 2**26) | st.none(), width=st.sampled_from([1, 4, 1024, 65536]))

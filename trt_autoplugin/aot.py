@@ -836,8 +836,6 @@ def aot_kernel(body: RegionBody, *, check_shapes: int = 8) -> AotKernel:
         AotError: why the region stays a JIT plugin (no CUDA/Triton, several kernels, an extern
             call, unbounded scalars, a failed check...).
     """
-    from .plugin import plugin_id
-
     reason = environment_reason()
     if reason is not None:
         raise AotError(reason)
@@ -847,22 +845,11 @@ def aot_kernel(body: RegionBody, *, check_shapes: int = 8) -> AotKernel:
         raise AotError(reason)
     hints = compile_hints(ranges, body.input_specs)
     plan = kernel_plan(inductor_code(body, hints), body.input_specs, body.output_specs)
-    _check_int32_bounds(plan, body, ranges)
+    _check_int32_bounds(plan, ranges)
     cases = check_cases(ranges, hints)[: max(check_shapes, 1)]
-    candidates = _compiled_candidates(plan, body)
+    candidates = _compiled_candidates(plan)
     chosen = _fastest(candidates, plan, body, hints)
-    kernel = AotKernel(
-        plugin_id=plugin_id(body),
-        kernel_name=chosen.name,
-        ptx=chosen.ptx,
-        input_shapes=tuple(s.shape for s in body.input_specs),
-        scalars=tuple(value for _, value in plan.scalars),
-        grid=chosen.grid,
-        block=chosen.block,
-        shared_mem=chosen.shared_mem,
-        config=chosen.config,
-        arch=_arch(),
-    )
+    kernel = _unchecked_kernel(chosen, plan, body)
     checked = check_against_eager(kernel, body, cases)
     logger.info("AOT kernel %s for %s (%s)", kernel.kernel_name, kernel.plugin_id, kernel.config)
     return dataclasses.replace(kernel, checked_shapes=checked)
@@ -908,7 +895,7 @@ def _arch() -> int:
 
 
 def _check_int32_bounds(
-    plan: KernelPlan, body: RegionBody, ranges: Mapping[sympy.Symbol, tuple[int, int | None]]
+    plan: KernelPlan, ranges: Mapping[sympy.Symbol, tuple[int, int | None]]
 ) -> None:
     """Every scalar must fit int32 at the top of the range (they grow with the dims)."""
     unbounded = sorted(str(s) for s, (_, upper) in ranges.items() if upper is None)
@@ -950,7 +937,7 @@ def check_cases(
     return cases
 
 
-def _compiled_candidates(plan: KernelPlan, body: RegionBody) -> list[_Candidate]:
+def _compiled_candidates(plan: KernelPlan) -> list[_Candidate]:
     """The kernel in TensorRT's parameter order, compiled once per Inductor config."""
     import triton
     from torch._inductor.codecache import PyCodeCache
@@ -981,7 +968,7 @@ def _compiled_candidates(plan: KernelPlan, body: RegionBody) -> list[_Candidate]
         )
         options = {"num_warps": config.num_warps, "num_stages": config.num_stages}
         compiled = triton.compile(source, target=GPUTarget("cuda", _arch(), 32), options=options)
-        candidates.append(_candidate(compiled, plan, body, grid_type, config, numels))
+        candidates.append(_candidate(compiled, plan, grid_type, config, numels))
     if not candidates:
         raise AotError(f"Inductor gave {plan.kernel_name} no configs")
     return candidates
@@ -1036,7 +1023,6 @@ def _remapped_attributes(
 def _candidate(
     compiled: Any,
     plan: KernelPlan,
-    body: RegionBody,
     grid_type: str,
     config: Any,
     numels: Mapping[str, sympy.Expr],
