@@ -153,6 +153,9 @@ class RegionSize:
     jit: Measurement
     aot: Measurement
     floor_us: float | None
+    # Device time of each of the AOT kernel's TensorRT tactics (tactic 1 first): what TensorRT
+    # would pick from if this batch were its optimization profile's shape.
+    aot_tactics_gpu_us: tuple[float, ...] = ()
 
     @property
     def jit_overhead_us(self) -> float | None:
@@ -424,12 +427,37 @@ def measure_region(
     with torch.cuda.stream(side_stream):
         jit = _jit(region, setup, device, settings)
         aot_measurement = _aot(aot, setup, device, settings)
+        tactics = _tactic_times(aot, aot_measurement, setup, device, settings)
     torch.cuda.synchronize(device)
     floor = bandwidth.floor_seconds(moved) * 1e6
     del setup
-    return _result(
+    result = _result(
         model, distinct, batch, args, out_shapes, moved, copies, eager, jit, aot_measurement, floor
     )
+    return dataclasses.replace(result, aot_tactics_gpu_us=tactics)
+
+
+def _tactic_times(
+    aot: AotOutcome,
+    measured: Measurement,
+    setup: _Setup,
+    device: torch.device,
+    settings: TimingSettings,
+) -> tuple[float, ...]:
+    """GPU µs of every tactic of a checked AOT kernel (each was checked by `aot.aot_kernel`)."""
+    if aot.kernel is None or measured.status is not Status.OK:
+        return ()
+    from trt_autoplugin.kernel_launch import launch
+
+    stream = torch.cuda.current_stream(device).cuda_stream
+    times = []
+    for tactic in aot.kernel.tactics():
+        calls = [
+            lambda i=i, t=tactic: launch(t, setup.inputs[i], setup.outputs[i], stream)
+            for i in range(len(setup.inputs))
+        ]
+        times.append(gpu_seconds(_cycling(calls), device, settings) * 1e6)
+    return tuple(times)
 
 
 def _result(

@@ -99,6 +99,7 @@ REGION_HEADER = (
     "JIT µs (call / GPU)",
     "JIT overhead µs",
     "AOT µs (call / GPU)",
+    "AOT best tactic, GPU µs",
     "floor µs",
     "% of floor, GPU time (eager / JIT / AOT)",
 )
@@ -122,11 +123,19 @@ def region_rows(data: Mapping[str, Any], notes: Notes) -> list[tuple[str, ...]]:
                 _cell(r["jit"], notes) + _caveat_marks(r, notes),
                 _us(r["jit_overhead_us"]),
                 _cell(r["aot"], notes, jit_prefix=True),
+                _best_tactic(r.get("aot_tactics_gpu_us") or ()),
                 _us(r["floor_us"]),
                 percents,
             )
         )
     return rows
+
+
+def _best_tactic(times: Sequence[float]) -> str:
+    if not times:
+        return "—"
+    best = min(range(len(times)), key=times.__getitem__)
+    return f"{_us(times[best])} (tactic {best + 1} of {len(times)})"
 
 
 def _caveat_marks(row: Mapping[str, Any], notes: Notes) -> str:
@@ -370,11 +379,22 @@ def _aot_ratio(regions: Sequence[Mapping[str, Any]]) -> str:
     ]
     if not ratios:
         return ""
-    return (
+    text = (
         f" Where one exists, the AOT kernel takes {statistics.median(ratios):.2f}x eager's GPU "
         f"time (median over {len(ratios)} configurations; {min(ratios):.2f}x to "
         f"{max(ratios):.2f}x; below 1 is faster)."
     )
+    best = [
+        min(r["aot_tactics_gpu_us"]) / r["eager"]["gpu_microseconds"]
+        for r in regions
+        if r.get("aot_tactics_gpu_us") and r["eager"].get("gpu_microseconds")
+    ]
+    if best:
+        text += (
+            " Its fastest tactic at each size (TensorRT's pick, were that size the engine's "
+            f"profile): {statistics.median(best):.2f}x ({min(best):.2f}x to {max(best):.2f}x)."
+        )
+    return text
 
 
 def _by_region(rows: Iterable[Mapping[str, Any]], *, largest: bool) -> list[Mapping[str, Any]]:

@@ -7,6 +7,7 @@ as TensorRT would (CUDA driver, only TensorRT's arguments) and compare with eage
 """
 
 import ast
+import dataclasses
 import math
 from pathlib import Path
 
@@ -177,6 +178,24 @@ def _kernel(input_shapes, scalars, grid) -> aot.AotKernel:
     )
 
 
+@given(alternatives=st.integers(0, 5), tactic=st.integers(-2, 8))
+def test_tactic_numbers_name_the_kernel_then_its_alternatives(alternatives: int, tactic: int):
+    s = sympy.Symbol("s", integer=True, positive=True)
+    configs = [
+        dataclasses.replace(_kernel(((s,),), (s,), (s, 1, 1)), config=f"XBLOCK={2**i}")
+        for i in range(alternatives + 1)
+    ]
+    kernel = dataclasses.replace(configs[0], alternatives=tuple(configs[1:]))
+    assert [k.config for k in kernel.tactics()] == [k.config for k in configs]
+    if tactic == 0:  # TensorRT's default tactic, where the plugin declares none
+        assert kernel.for_tactic(0) is kernel
+    elif 1 <= tactic <= alternatives + 1:
+        assert kernel.for_tactic(tactic).config == f"XBLOCK={2 ** (tactic - 1)}"
+    else:
+        with pytest.raises(AotError, match=f"tactic {tactic}"):
+            kernel.for_tactic(tactic)
+
+
 def test_unknown_grid_types_are_refused():
     with pytest.raises(AotError, match="not supported"):
         aot.launch_grid("CooperativeReductionGrid", {"XBLOCK": 1, "RSPLIT": 4}, {})
@@ -265,7 +284,11 @@ def test_pointwise_and_reduction_example_regions_get_aot_kernels(cuda_answers):
     for name, region, answer in cuda_answers:
         if set(region.targets) - {"_operator.getitem"} <= AOT_TARGETS:
             assert isinstance(answer, aot.AotKernel), f"{name}: {region.targets}: {answer}"
-            assert answer.checked_shapes
+            # Inductor gives every one of these kernels several configs: all become tactics,
+            # each checked, the tuned one first.
+            assert len(answer.tactics()) > 1, answer.config
+            assert all(t.checked_shapes for t in answer.tactics())
+            assert len({t.config for t in answer.tactics()}) == len(answer.tactics())
         else:
             assert isinstance(answer, str) and answer, f"{name}: {region.targets}"
 
@@ -278,7 +301,8 @@ def test_aot_kernels_match_eager_over_drawn_batches(cuda_answers, batch: int, se
     for _, region, kernel in cuda_answers:
         if isinstance(kernel, str):
             continue
-        _launch_and_compare(region, kernel, launch, batch, seed)
+        for tactic in kernel.tactics():  # TensorRT may pick any of them
+            _launch_and_compare(region, tactic, launch, batch, seed)
 
 
 def _launch_and_compare(region, kernel, launch, batch: int, seed: int) -> None:
@@ -294,6 +318,29 @@ def _launch_and_compare(region, kernel, launch, batch: int, seed: int) -> None:
     for got, want in zip(outputs, expected, strict=True):
         rtol, atol = aot._TOLERANCES.get(want.dtype, (0.0, 0.0))
         torch.testing.assert_close(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    not torch.cuda.is_available() or torch.cuda.device_count() < 2, reason="needs 2 CUDA devices"
+)
+def test_launch_on_another_device_keeps_the_callers_device(cuda_answers):
+    from trt_autoplugin.kernel_launch import launch
+
+    _, region, kernel = next(a for a in cuda_answers if isinstance(a[2], aot.AotKernel))
+    torch.cuda.set_device(0)
+    with torch.cuda.device(1):
+        specs = region.input_specs
+        shapes = [tuple(d if isinstance(d, int) else 7 for d in s.shape) for s in specs]
+        inputs = aot._random_inputs(specs, shapes, "cuda", 0)
+        outputs = aot._empty_outputs(region.body, inputs)
+        stream = torch.cuda.current_stream().cuda_stream
+    launch(kernel, inputs, outputs, stream)
+    torch.cuda.synchronize(1)
+    assert torch.cuda.current_device() == 0
+    expected = run_body(region.body, inputs)
+    for got, want in zip(outputs, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5, equal_nan=True)
 
 
 class _Pointwise(torch.nn.Module):
@@ -355,7 +402,8 @@ def test_aot_kernels_of_every_dtype_match_eager(dtype_kernels, batch: int, seed:
 
     for region, kernel in dtype_kernels.values():
         if isinstance(kernel, aot.AotKernel):
-            _launch_and_compare(region, kernel, launch, batch, seed)
+            for tactic in kernel.tactics():
+                _launch_and_compare(region, tactic, launch, batch, seed)
 
 
 def test_unbounded_dims_keep_a_kernel_with_scalars_jit():

@@ -11,6 +11,7 @@ Three tiers:
   thing.
 """
 
+import dataclasses
 import enum
 import importlib.util
 import math
@@ -30,7 +31,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.export import Dim
 
 from trt_autoplugin import examples
-from trt_autoplugin.errors import MissingDependencyError, PluginError
+from trt_autoplugin.errors import AotError, MissingDependencyError, PluginError
 from trt_autoplugin.outline import OutlinedRegion, RegionBody, run_body
 from trt_autoplugin.pipeline import autoplugin
 from trt_autoplugin.plugin import (
@@ -671,20 +672,55 @@ def test_aot_impl_passes_tensorrts_validator_and_gives_the_launch(
     evaluated by the stand-in builder, is the kernel's launch for the input dims."""
     import tensorrt.plugin as trtp
     from tensorrt.plugin._lib import QDP_REGISTRY
-    from tensorrt.plugin._tensor import SymIntExpr
 
     region = example_regions["cumulative"][0]  # logcumsumexp
     kernel = _recorded_aot_kernel(region)
     handle = register_plugin(region.body, aot_kernel=kernel)
-    aot_function = QDP_REGISTRY[region.name].aot_impl_func
-    assert aot_function is not None
+    definition = QDP_REGISTRY[region.name]
+    assert definition.aot_impl_func is not None
+    assert definition.autotune_func is None  # one config: no tactics to declare
+    # Tactic 0 is TensorRT's default where the plugin declares none.
+    _assert_aot_launch(trtp, definition.aot_impl_func, kernel, batch, tactic=0)
+    handle.destroy()
+
+
+@given(batch=batch_sizes(), tactic=st.integers(1, 3))
+def test_aot_configs_are_tensorrt_tactics(
+    standin_trt, example_regions, batch: int, tactic: int
+) -> None:
+    """With several configs, TensorRT's autotune (its own combination code) declares the
+    region's dtypes and one tactic per config, and ``aot_impl`` returns that config's launch."""
+    import tensorrt.plugin as trtp
+    from tensorrt.plugin._lib import QDP_REGISTRY
+
+    region = example_regions["cumulative"][0]
+    kernel = _recorded_aot_kernel(region, alternatives=((32, 128), (128, 256)))
+    handle = register_plugin(region.body, aot_kernel=kernel)
+    definition = QDP_REGISTRY[region.name]
+    (combination,) = definition.autotune_func(trtp.TensorDesc(), (trtp.TensorDesc(),))
+    (expanded,) = combination._get_combinations()
+    trt = standin_trt
+    assert expanded.types == [trt.DataType.FLOAT, trt.DataType.FLOAT]
+    assert expanded.layouts == [trt.TensorFormat.LINEAR] * 2
+    assert list(expanded.tactics) == [1, 2, 3]
+    _assert_aot_launch(trtp, definition.aot_impl_func, kernel.tactics()[tactic - 1], batch, tactic)
+    with pytest.raises(AotError, match="tactic 4"):
+        _assert_aot_launch(trtp, definition.aot_impl_func, kernel, batch, tactic=4)
+    handle.destroy()
+
+
+def _assert_aot_launch(trtp: Any, aot_function: Any, kernel: Any, batch: int, tactic: int) -> None:
+    """``aot_function`` for tactic ``tactic``, evaluated by the stand-in builder on a
+    ``(batch, 10, 16)`` input, returns ``kernel``'s PTX and launch."""
+    from tensorrt.plugin._tensor import SymIntExpr
+
     SymIntExpr._exprBuilder = _IntBuilder()
     try:
         desc = trtp.TensorDesc()
         desc.shape_expr = trtp.ShapeExprs.from_tuple(
             tuple(trtp.ShapeExpr(_IntDim(d)) for d in (batch, 10, 16))
         )
-        name, ptx, launch, extra = aot_function(desc, (trtp.TensorDesc(),), 0)
+        name, ptx, launch, extra = aot_function(desc, (trtp.TensorDesc(),), tactic)
     finally:
         SymIntExpr._exprBuilder = None
     assert (name, ptx) == (kernel.kernel_name, kernel.ptx)
@@ -697,12 +733,14 @@ def test_aot_impl_passes_tensorrts_validator_and_gives_the_launch(
     assert launch.shared_mem._expr.get_constant_value() == kernel.shared_mem
     assert all(isinstance(e, trtp.SymInt32) for e in extra)
     assert tuple(e._expr.get_constant_value() for e in extra) == scalars
-    handle.destroy()
 
 
-def _recorded_aot_kernel(region: OutlinedRegion) -> Any:
+def _recorded_aot_kernel(
+    region: OutlinedRegion, alternatives: Sequence[tuple[int, int]] = ()
+) -> Any:
     """An `AotKernel` for the cumulative example's logcumsumexp region whose expressions come
-    from Inductor's recorded wrapper (tests/data); its PTX is a placeholder (never launched)."""
+    from Inductor's recorded wrapper (tests/data); its PTX is a placeholder (never launched).
+    ``alternatives``: (XBLOCK, threads) of further configs, as tactics."""
     import sympy
 
     from trt_autoplugin import aot
@@ -710,19 +748,23 @@ def _recorded_aot_kernel(region: OutlinedRegion) -> Any:
     code = (Path(__file__).parent / "data" / "inductor_2_11" / "cumulative_0_0.txt").read_text()
     plan = aot.kernel_plan(code, region.input_specs, region.output_specs)
     numels = {n: sympy.sympify(v) for n, v in plan.scalars}
-    kernel = aot.AotKernel(
-        plugin_id=region.name,
-        kernel_name=plan.kernel_name,
-        ptx="// placeholder",
-        input_shapes=tuple(s.shape for s in region.input_specs),
-        scalars=tuple(v for _, v in plan.scalars),
-        grid=aot.launch_grid("Grid1D", {"XBLOCK": 8}, numels),
-        block=64,
-        shared_mem=64,
-        config="XBLOCK=8",
-        arch=90,
-    )
-    return kernel
+
+    def kernel(xblock: int, threads: int) -> aot.AotKernel:
+        return aot.AotKernel(
+            plugin_id=region.name,
+            kernel_name=plan.kernel_name,
+            ptx=f"// placeholder for XBLOCK={xblock}",
+            input_shapes=tuple(s.shape for s in region.input_specs),
+            scalars=tuple(v for _, v in plan.scalars),
+            grid=aot.launch_grid("Grid1D", {"XBLOCK": xblock}, numels),
+            block=threads,
+            shared_mem=threads,
+            config=f"XBLOCK={xblock}",
+            arch=90,
+        )
+
+    others = tuple(kernel(*a) for a in alternatives)
+    return dataclasses.replace(kernel(8, 64), alternatives=others)
 
 
 def _desc(trt: types.ModuleType, tensor: torch.Tensor) -> Any:

@@ -13,15 +13,18 @@ exactly one Triton kernel and nothing else:
    a scratch buffer, a strided input) is refused with the line that caused it.
 2. The kernel's source is re-emitted with its parameters in TensorRT's order (input pointers,
    then the 32-bit scalars, then output pointers; unused inputs get a dummy pointer) and
-   compiled by Triton for the current GPU, once per Inductor config; the fastest is kept
-   (`_compiled_candidates`).
+   compiled by Triton for the current GPU, once per config (`_tactic_candidates`): Inductor's
+   configs, timed on TensorRT's launch path at a large and a small size, then Inductor's
+   coordinate-descent tuner from the fastest at each. The large size's winner is the kernel;
+   the small size's winner and Inductor's configs ride along as TensorRT tactics, which
+   TensorRT times at the engine's own shapes.
 3. The launch grid comes from Inductor's own ``GridExpr`` for the kernel's grid type, with the
    element counts substituted, so grid and scalars are expressions TensorRT evaluates for any
    shape in the dynamic range.
-4. The artifact is checked before it is returned: it is launched exactly as TensorRT would
-   (`kernel_launch.launch`: the PTX through the CUDA driver, only TensorRT's arguments) on
-   poisoned outputs over several shapes (0, 1, odd sizes and the range's maximum), against the
-   eager region. A mismatch refuses the kernel.
+4. The artifact, every tactic of it, is checked before it is returned: it is launched exactly
+   as TensorRT would (`kernel_launch.launch`: the PTX through the CUDA driver, only TensorRT's
+   arguments) on poisoned outputs over several shapes (0, 1, odd sizes and the range's
+   maximum), against the eager region. A mismatch in any tactic refuses the kernel.
 
 Every refusal raises `AotError` with the reason; the caller keeps the JIT plugin and reports it.
 
@@ -31,11 +34,13 @@ doesn't know is refused with the statement it met, never guessed.
 """
 
 import ast
+import copy
 import dataclasses
 import hashlib
 import logging
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sympy
@@ -61,8 +66,13 @@ GRID_YZ_MAX = 65535
 SHARED_MEM_MAX = 48 * 1024
 # Where a dynamic dim has no upper bound, the check and the compile hint stop here.
 _UNBOUNDED_CHECK_SIZE = 4096
-# Configs are compiled for and timed at sizes whose inputs hold about this many bytes.
+# Configs are compiled for and timed at sizes whose inputs hold about this many bytes; a
+# second descent at the small size finds the config for launch-latency-bound profiles.
 _TUNING_BYTES = 256 << 20
+_SMALL_TUNING_BYTES = 4 << 20
+# A timing sample of a config lasts at least this long, in at most this many launches.
+_TIMED_SAMPLE_S = 100e-6
+_TIMED_CALLS_MAX = 50
 # Inputs at the range's maximum are checked only below this many elements per tensor.
 _MAX_CHECK_ELEMENTS = 1 << 26
 
@@ -96,6 +106,10 @@ class AotKernel:
         config: the Inductor config compiled (block sizes, warps, stages).
         arch: compute capability the PTX targets (90 for H100).
         checked_shapes: input shapes the kernel was checked on against the eager region.
+        alternatives: the same kernel compiled with other configs, each checked too. They
+            are TensorRT tactics 2, 3...: TensorRT times every tactic at the optimization
+            profile's shapes when it builds the engine and keeps the fastest, where this
+            kernel (tactic 1) is only the fastest at the compile hint.
     """
 
     plugin_id: str
@@ -109,6 +123,23 @@ class AotKernel:
     config: str
     arch: int
     checked_shapes: tuple[tuple[tuple[int, ...], ...], ...] = ()
+    alternatives: tuple["AotKernel", ...] = ()
+
+    def tactics(self) -> tuple["AotKernel", ...]:
+        """This kernel, then its alternatives: TensorRT tactic ``t`` is ``tactics()[t - 1]``."""
+        return (self, *self.alternatives)
+
+    def for_tactic(self, tactic: int) -> "AotKernel":
+        """The kernel TensorRT's ``tactic`` stands for; 0, TensorRT's default, is this one."""
+        options = self.tactics()
+        if tactic == 0:
+            return self
+        if not 1 <= tactic <= len(options):
+            raise AotError(
+                f"{self.plugin_id}: TensorRT asked for tactic {tactic}; the plugin declared "
+                f"1 to {len(options)}"
+            )
+        return options[tactic - 1]
 
     def launch_dims(
         self, input_dims: Sequence[Sequence[T]], arith: ShapeArithmetic[T]
@@ -723,8 +754,8 @@ def compile_hints(
 ) -> dict[sympy.Symbol, int]:
     """A concrete value per symbol to compile and tune with.
 
-    Large, because Inductor derives its configs from these sizes and `_fastest` times them
-    there: the top of the range, halved until the inputs ``specs`` hold at most
+    Large, because Inductor derives its configs from these sizes and `_tactic_candidates`
+    times them there: the top of the range, halved until the inputs ``specs`` hold at most
     ``budget_bytes``. Distinct, so duck sizing merges no dims the region keeps apart. Never 0
     or 1, which Dynamo specialises.
     """
@@ -847,12 +878,23 @@ def aot_kernel(body: RegionBody, *, check_shapes: int = 8) -> AotKernel:
     plan = kernel_plan(inductor_code(body, hints), body.input_specs, body.output_specs)
     _check_int32_bounds(plan, ranges)
     cases = check_cases(ranges, hints)[: max(check_shapes, 1)]
-    candidates = _compiled_candidates(plan)
-    chosen = _fastest(candidates, plan, body, hints)
-    kernel = _unchecked_kernel(chosen, plan, body)
-    checked = check_against_eager(kernel, body, cases)
-    logger.info("AOT kernel %s for %s (%s)", kernel.kernel_name, kernel.plugin_id, kernel.config)
-    return dataclasses.replace(kernel, checked_shapes=checked)
+    small = compile_hints(ranges, body.input_specs, budget_bytes=_SMALL_TUNING_BYTES)
+    tuning = [hints] if small == hints else [hints, small]
+    kernels = [
+        dataclasses.replace(kernel, checked_shapes=check_against_eager(kernel, body, cases))
+        for kernel in (
+            _unchecked_kernel(c, plan, body) for c in _tactic_candidates(plan, body, tuning)
+        )
+    ]
+    first, *alternatives = kernels
+    logger.info(
+        "AOT kernel %s for %s (%s; %d tactics)",
+        first.kernel_name,
+        first.plugin_id,
+        first.config,
+        len(kernels),
+    )
+    return dataclasses.replace(first, alternatives=tuple(alternatives))
 
 
 def aot_or_reason(body: RegionBody) -> "AotKernel | str":
@@ -937,8 +979,8 @@ def check_cases(
     return cases
 
 
-def _compiled_candidates(plan: KernelPlan) -> list[_Candidate]:
-    """The kernel in TensorRT's parameter order, compiled once per Inductor config."""
+def _config_compiler(plan: KernelPlan, tuned: Any) -> Callable[[Any], _Candidate]:
+    """Compiles the kernel in TensorRT's parameter order for one Triton config."""
     import triton
     from torch._inductor.codecache import PyCodeCache
     from triton.backends.compiler import GPUTarget
@@ -947,7 +989,6 @@ def _compiled_candidates(plan: KernelPlan) -> list[_Candidate]:
     parameters = kernel_parameters(plan.kernel_source, plan.kernel_name)
     types = dict(parameters)
     order = _trt_order(plan)
-    tuned = _autotuner(plan)
     grid_type = tuned.inductor_meta.get("grid_type", "?")
     retargeted = getattr(
         PyCodeCache.load(retargeted_source(plan.kernel_source, plan.kernel_name, order)),
@@ -958,20 +999,116 @@ def _compiled_candidates(plan: KernelPlan) -> list[_Candidate]:
     attributes = _remapped_attributes(plan, parameters, list(signature))
     constants = kernel_constants(plan.kernel_source, plan.kernel_name)
     numels = {name: sympy.sympify(value) for name, value in plan.scalars}
-    candidates = []
     declared = {name for name, kind in parameters if kind == "constexpr"}
-    for config in _configs(tuned, plan):
+
+    def compiled(config: Any) -> _Candidate:
         # Persistent reductions fix R0_BLOCK in the body; only declared constexprs are passed.
         constexprs = {k: v for k, v in {**constants, **config.kwargs}.items() if k in declared}
         source = ASTSource(
             fn=retargeted, signature=signature, constexprs=constexprs, attrs=attributes
         )
         options = {"num_warps": config.num_warps, "num_stages": config.num_stages}
-        compiled = triton.compile(source, target=GPUTarget("cuda", _arch(), 32), options=options)
-        candidates.append(_candidate(compiled, plan, grid_type, config, numels))
-    if not candidates:
-        raise AotError(f"Inductor gave {plan.kernel_name} no configs")
-    return candidates
+        binary = triton.compile(source, target=GPUTarget("cuda", _arch(), 32), options=options)
+        return _candidate(binary, plan, grid_type, config, numels)
+
+    return compiled
+
+
+def _tactic_candidates(
+    plan: KernelPlan, body: RegionBody, cases: Sequence[Mapping[sympy.Symbol, int]]
+) -> list[_Candidate]:
+    """The configs to ship as TensorRT tactics, the fastest at ``cases[0]`` first.
+
+    At each case, Inductor's own configs are timed on TensorRT's launch path (device time:
+    TensorRT launches from C++), then Inductor's coordinate-descent tuner walks from the
+    fastest (block sizes and warps halved and doubled) until nothing improves. The winners come
+    first, then Inductor's configs, because at the shapes of another optimization profile
+    another may win; TensorRT times them all there.
+    """
+    tuned = _autotuner(plan)
+    compiled = _config_compiler(plan, tuned)
+    built: dict[str, _Candidate] = {}
+
+    def candidate(config: Any) -> _Candidate:
+        key = describe_config(config)
+        if key not in built:
+            built[key] = compiled(config)
+        return built[key]
+
+    inductor_configs = _configs(tuned, plan)
+    for config in inductor_configs:
+        candidate(config)  # an Inductor config that can't be built refuses the region
+    winners, seconds = [], []
+    for case in cases:
+        times = _ConfigTimes(_launch_timer(plan, body, case), candidate)
+        fastest = min(inductor_configs, key=times)
+        winners.append(describe_config(_descended(tuned, times, fastest)))
+        seconds.append(times.cache)
+        logger.info("%s at %s: %s", plan.kernel_name, dict(case), times.ranking())
+    inductor_keys = sorted({describe_config(c) for c in inductor_configs}, key=seconds[0].get)
+    return [built[key] for key in dict.fromkeys([*winners, *inductor_keys])]
+
+
+class _ConfigTimes:
+    """Device seconds per config at one case, each config timed once."""
+
+    def __init__(self, timer: Callable[[_Candidate], float], candidate: Callable[..., Any]):
+        self.cache: dict[str, float] = {}
+        self._timer = timer
+        self._candidate = candidate
+
+    def __call__(self, config: Any) -> float:
+        key = describe_config(config)
+        if key not in self.cache:
+            self.cache[key] = self._timer(self._candidate(config))
+        return self.cache[key]
+
+    def ranking(self) -> str:
+        ranked = sorted(self.cache, key=self.cache.__getitem__)
+        return ", ".join(f"[{key}] {self.cache[key] * 1e6:.1f} us" for key in ranked)
+
+
+def _descended(tuned: Any, times: _ConfigTimes, start: Any) -> Any:
+    """Inductor's coordinate descent from ``start`` over ``times``; ``start`` where this
+    Inductor has no tuner. Configs that fail to compile (or to fit TensorRT's launch) are
+    skipped by the tuner."""
+    tuner = getattr(tuned, "coordesc_tuner", None)
+    if tuner is None:
+        return start
+    tuner = copy.copy(tuner)
+    tuner.cached_benchmark_results = {}  # its timings of another case must not be reused
+    return tuner.autotune(times, copy.deepcopy(start), times(start))
+
+
+def _launch_timer(
+    plan: KernelPlan, body: RegionBody, case: Mapping[sympy.Symbol, int]
+) -> Callable[[_Candidate], float]:
+    """Device seconds of one launch of a candidate, as TensorRT launches it, at ``case``."""
+    from .kernel_launch import device_seconds, launch
+
+    shapes = concrete_shapes(body.input_specs, case)
+    inputs = _random_inputs(body.input_specs, shapes, "cuda", 1)
+    outputs = _empty_outputs(body, inputs)
+    stream = torch.cuda.current_stream().cuda_stream
+
+    def seconds(candidate: _Candidate) -> float:
+        kernel = _unchecked_kernel(candidate, plan, body)
+
+        def run() -> None:
+            launch(kernel, inputs, outputs, stream)
+
+        once = device_seconds(run, repeats=1)
+        # Several launches per sample where one is short, so event resolution doesn't decide.
+        calls = max(1, min(_TIMED_CALLS_MAX, math.ceil(_TIMED_SAMPLE_S / max(once, 1e-7))))
+        return device_seconds(run, calls=calls)
+
+    return seconds
+
+
+def describe_config(config: Any) -> str:
+    """A Triton config as text: its block sizes, warps and stages."""
+    text = ", ".join(f"{k}={v}" for k, v in config.kwargs.items())
+    return f"{text}, num_warps={config.num_warps}, num_stages={config.num_stages}"
 
 
 def _autotuner(plan: KernelPlan) -> Any:
@@ -1041,10 +1178,8 @@ def _candidate(
     expected = len(plan.inputs) + len(plan.scalars) + len(plan.outputs)
     ptx = trimmed_ptx(compiled.asm["ptx"], metadata.name, expected)
     grid = launch_grid(grid_type, config.kwargs, numels)
-    description = ", ".join(f"{k}={v}" for k, v in config.kwargs.items())
-    description += f", num_warps={config.num_warps}, num_stages={config.num_stages}"
     return _Candidate(
-        metadata.name, ptx, grid, 32 * metadata.num_warps, metadata.shared, description
+        metadata.name, ptx, grid, 32 * metadata.num_warps, metadata.shared, describe_config(config)
     )
 
 
@@ -1084,33 +1219,6 @@ def trimmed_ptx(ptx: str, name: str, expected: int) -> str:
     declarations = [d.strip() for d in match.group("params").split(",")][:expected]
     header = f".entry {name}(\n\t" + ",\n\t".join(declarations) + "\n)"
     return ptx[: match.start()] + header + rest
-
-
-def _fastest(
-    candidates: Sequence[_Candidate],
-    plan: KernelPlan,
-    body: RegionBody,
-    case: Mapping[sympy.Symbol, int],
-) -> _Candidate:
-    """The candidate with the lowest median time at ``case`` (Inductor's autotuning, redone
-    on TensorRT's launch path)."""
-    if len(candidates) == 1:
-        return candidates[0]
-    from triton.testing import do_bench
-
-    from .kernel_launch import launch
-
-    shapes = concrete_shapes(body.input_specs, case)
-    inputs = _random_inputs(body.input_specs, shapes, "cuda", 1)
-    outputs = _empty_outputs(body, inputs)
-    timings = []
-    stream = torch.cuda.current_stream().cuda_stream
-    for candidate in candidates:
-        kernel = _unchecked_kernel(candidate, plan, body)
-        timings.append(
-            do_bench(lambda k=kernel: launch(k, inputs, outputs, stream), warmup=5, rep=20)
-        )
-    return candidates[min(range(len(candidates)), key=timings.__getitem__)]
 
 
 def _unchecked_kernel(candidate: _Candidate, plan: KernelPlan, body: RegionBody) -> AotKernel:

@@ -8,8 +8,10 @@ into an engine is the kernel that is checked (`aot.check_against_eager`) and ben
 """
 
 import ctypes
+import statistics
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -22,6 +24,9 @@ _LOCK = threading.Lock()
 _FUNCTIONS: dict[tuple[int, str, str], Any] = {}
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# torch.cuda._sleep spins for a number of cycles; H100 and H200 boost to about 2 GHz, and a
+# longer sleep than needed only costs time.
+_SLEEP_CYCLES_PER_SECOND = 2.0e9
 
 
 def driver_import_error() -> str | None:
@@ -66,7 +71,7 @@ def _function(kernel: Any, device: int) -> Any:
             return _FUNCTIONS[key]
         driver = _driver()
         _checked(driver, driver.cuInit(0), "cuInit")
-        _current_context(driver, device)
+        _current_context(driver)
         image = kernel.ptx.encode() + b"\0"
         module = _checked(driver, driver.cuModuleLoadData(image), f"loading {kernel.kernel_name}")
         function = _checked(
@@ -78,13 +83,13 @@ def _function(kernel: Any, device: int) -> Any:
         return function
 
 
-def _current_context(driver: Any, device: int) -> None:
-    # PyTorch made the device's primary context current on this thread; the driver API then
-    # loads modules into it. A thread where PyTorch hasn't run gets it made current here.
-    torch.cuda.set_device(device)
-    torch.cuda.init()
+def _current_context(driver: Any) -> None:
+    # Called under torch.cuda.device(device), where the runtime made the device's primary
+    # context (PyTorch's) current on this thread; modules load into it. Where it did not (a
+    # runtime that initializes lazily), the primary context is retained and made current.
     context = _checked(driver, driver.cuCtxGetCurrent(), "cuCtxGetCurrent")
     if int(context) == 0:
+        device = _checked(driver, driver.cuDeviceGet(torch.cuda.current_device()), "cuDeviceGet")
         primary = _checked(
             driver, driver.cuDevicePrimaryCtxRetain(device), "cuDevicePrimaryCtxRetain"
         )
@@ -122,25 +127,58 @@ def launch(
         if not INT32_MIN <= value <= INT32_MAX:
             raise AotError(f"{kernel.kernel_name}: launch value {value} does not fit int32")
     driver = _driver()
-    function = _function(kernel, device)
     values = (*(x.data_ptr() for x in inputs), *scalars, *(y.data_ptr() for y in outputs))
     types = (
         *([ctypes.c_void_p] * len(inputs)),
         *([ctypes.c_int32] * len(scalars)),
         *([ctypes.c_void_p] * len(outputs)),
     )
-    _checked(
-        driver,
-        driver.cuLaunchKernel(
-            function,
-            *grid,
-            kernel.block,
-            1,
-            1,
-            kernel.shared_mem,
-            driver.CUstream(stream),
-            (values, types),
-            0,
-        ),
-        f"launching {kernel.kernel_name}",
-    )
+    # The module must be loaded into, and launched from, the tensors' device's context; the
+    # guard restores the caller's device afterwards.
+    with torch.cuda.device(device):
+        function = _function(kernel, device)
+        _checked(
+            driver,
+            driver.cuLaunchKernel(
+                function,
+                *grid,
+                kernel.block,
+                1,
+                1,
+                kernel.shared_mem,
+                driver.CUstream(stream),
+                (values, types),
+                0,
+            ),
+            f"launching {kernel.kernel_name}",
+        )
+
+
+def device_seconds(run: Callable[[], object], *, calls: int = 1, repeats: int = 7) -> float:
+    """The median device time of one call of ``run``, the host's issuing hidden.
+
+    Each sample enqueues a sleep kernel longer than the host takes to issue ``calls`` calls,
+    then the start event, the calls and the end event: the GPU reaches the start event only
+    once the calls are queued behind it, so the events bracket device work alone. That is the
+    time that counts for a kernel TensorRT launches from C++, where `launch`'s Python is gone.
+    """
+    run()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(calls):
+        run()
+    issue = time.perf_counter() - start
+    torch.cuda.synchronize()
+    cycles = int((2 * issue + 50e-6) * _SLEEP_CYCLES_PER_SECOND)
+    pairs = []
+    for _ in range(repeats):
+        begin = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        torch.cuda._sleep(cycles)
+        begin.record()
+        for _ in range(calls):
+            run()
+        end.record()
+        pairs.append((begin, end))
+    torch.cuda.synchronize()
+    return statistics.median(b.elapsed_time(e) for b, e in pairs) * 1e-3 / calls

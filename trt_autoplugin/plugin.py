@@ -438,6 +438,7 @@ def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., 
 
     TensorRT evaluates the expressions per inference, so one kernel serves every shape of the
     dynamic range; the PTX was checked against eager on several of them (`aot.aot_kernel`).
+    TensorRT's ``tactic`` picks among the kernel's configs (`_autotune`).
     """
     names = _input_names(body)
     num_outputs = len(body.output_specs)
@@ -447,17 +448,41 @@ def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., 
     arith = TrtShapeArithmetic(trtp)
 
     def compile_kernel(*args: Any) -> tuple[str, str, Any, Any]:
-        descs = args[: len(names)]
-        grid, scalars = kernel.launch_dims([list(d.shape_expr) for d in descs], arith)
+        descs, tactic = args[: len(names)], args[-1]
+        chosen = kernel.for_tactic(tactic)
+        grid, scalars = chosen.launch_dims([list(d.shape_expr) for d in descs], arith)
         launch = trtp.KernelLaunchParams()
         launch.grid_x, launch.grid_y, launch.grid_z = grid
-        launch.block_x = kernel.block
-        launch.shared_mem = kernel.shared_mem
+        launch.block_x = chosen.block
+        launch.shared_mem = chosen.shared_mem
         # Translated scalars are ShapeExprs, which are SymInt32s: TensorRT passes them as int32.
-        return kernel.kernel_name, kernel.ptx, launch, trtp.SymIntExprs.from_tuple(tuple(scalars))
+        return chosen.kernel_name, chosen.ptx, launch, trtp.SymIntExprs.from_tuple(tuple(scalars))
 
     name = f"aot_{plugin_id(body).split('::')[1]}"
     return _with_signature(compile_kernel, name, parameters, returns)
+
+
+def _autotune(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., Any]:
+    """The ``trtp.autotune`` function: one tactic per config of the AOT kernel.
+
+    TensorRT times every tactic at the optimization profile's shapes while it builds the engine
+    and keeps the fastest, so the config fits the shapes the engine serves, not only the size
+    `aot.aot_kernel` tuned at. Types are the region's own (a plugin's dtypes are fixed) and
+    every tensor is LINEAR, which is what TensorRT assumes without an autotune function.
+    """
+    names = _input_names(body)
+    num_outputs = len(body.output_specs)
+    parameters = [(n, trtp.TensorDesc) for n in names]
+    parameters.append(("outputs", tuple[(trtp.TensorDesc,) * num_outputs]))
+    specs = (*body.input_specs, *body.output_specs)
+    io_types = ", ".join(trt_dtype_name(spec.dtype) for spec in specs)
+    tactics = list(range(1, len(kernel.tactics()) + 1))
+
+    def combinations(*_: Any) -> list[Any]:
+        return [trtp.AutoTuneCombination(io_types, "LINEAR", tactics)]
+
+    name = f"autotune_{plugin_id(body).split('::')[1]}"
+    return _with_signature(combinations, name, parameters, list[trtp.AutoTuneCombination])
 
 
 # --- registration --------------------------------------------------------------------------------
@@ -539,8 +564,9 @@ def register_plugin(body: RegionBody, *, aot_kernel: Any = None) -> PluginHandle
 
     Args:
         body: the region body; the plugin id is ``trt_autoplugin::region_<hash>`` of it.
-        aot_kernel: the region's `aot.AotKernel`, registered as ``trtp.aot_impl``; the
-            converter then asks TensorRT for the AOT implementation.
+        aot_kernel: the region's `aot.AotKernel`, registered as ``trtp.aot_impl``, with a
+            ``trtp.autotune`` declaring its configs as tactics; the converter then asks
+            TensorRT for the AOT implementation.
 
     Returns:
         The handle (the existing one if this region's plugin is already registered).
@@ -582,6 +608,8 @@ def _register_qdp(body: RegionBody, trtp: ModuleType, qdp_id: str, aot_kernel: A
         trtp.impl(qdp_id)(_jit_impl(body, trtp))
         if aot_kernel is not None:
             trtp.aot_impl(qdp_id)(_aot_impl(body, aot_kernel, trtp))
+            if len(aot_kernel.tactics()) > 1:
+                trtp.autotune(qdp_id)(_autotune(body, aot_kernel, trtp))
     except (ValueError, TypeError, AttributeError) as e:
         # Roll back a half-done registration, as FakeImplHolder.register does.
         _unregister_qdp(qdp_id)

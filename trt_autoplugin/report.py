@@ -58,7 +58,9 @@ class ImplementationEntry:
             return ImplementationEntry(op, "JIT", None, kernel_or_reason)
         name = getattr(kernel_or_reason, "kernel_name", "?")
         config = getattr(kernel_or_reason, "config", "")
-        return ImplementationEntry(op, "AOT", f"{name} ({config})", None)
+        tactics = len(getattr(kernel_or_reason, "alternatives", ())) + 1
+        more = f"; {tactics} configs as TensorRT tactics" if tactics > 1 else ""
+        return ImplementationEntry(op, "AOT", f"{name} ({config}{more})", None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
