@@ -43,24 +43,6 @@ AOT_TOLERANCES = {
 }
 INDEX_DTYPES = (torch.int32, torch.int64)
 
-# Ops whose CUDA kernels don't all run on the caller's stream, with the evidence. A JIT plugin
-# runs on TensorRT's stream, so such a region races there: the check may pass by luck and the
-# GPU time is too short (the stray kernel overlaps instead of being counted).
-STREAM_CAVEATS = {
-    "torchvision.deform_conv2d.default": (
-        "torchvision's deform_conv2d launches deformable_im2col_kernel<<<blocks, threads>>> with "
-        "no stream (torchvision/csrc/ops/cuda/deform_conv2d_kernel.cu), i.e. on the legacy "
-        "default stream, and its matmul on the current stream: on TensorRT's stream (any "
-        "non-blocking stream) the JIT plugin races, so its output can be wrong (seen on an H100) "
-        "and its GPU time is too short"
-    ),
-}
-
-
-def stream_caveats(targets: Sequence[str]) -> list[str]:
-    """The known stream hazards of a region's ops (see `STREAM_CAVEATS`)."""
-    return [STREAM_CAVEATS[t] for t in dict.fromkeys(targets) if t in STREAM_CAVEATS]
-
 
 class Status(enum.Enum):
     OK = "ok"

@@ -120,7 +120,7 @@ def region_rows(data: Mapping[str, Any], notes: Notes) -> list[tuple[str, ...]]:
                 f"{r['batch']:,}",
                 _bytes(r["bytes"]),
                 _cell(r["eager"], notes),
-                _cell(r["jit"], notes) + _caveat_marks(r, notes),
+                _cell(r["jit"], notes),
                 _us(r["jit_overhead_us"]),
                 _cell(r["aot"], notes, jit_prefix=True),
                 _best_tactic(r.get("aot_tactics_gpu_us") or ()),
@@ -136,12 +136,6 @@ def _best_tactic(times: Sequence[float]) -> str:
         return "—"
     best = min(range(len(times)), key=times.__getitem__)
     return f"{_us(times[best])} (tactic {best + 1} of {len(times)})"
-
-
-def _caveat_marks(row: Mapping[str, Any], notes: Notes) -> str:
-    from .region_bench import stream_caveats
-
-    return "".join(f" ⚠{notes.cite(text)}" for text in stream_caveats(row["targets"]))
 
 
 def _op_name(target: str) -> str:
@@ -326,10 +320,7 @@ def _region_sentences(data: Mapping[str, Any]) -> list[str]:
     regions = data["regions"]
     if not regions:
         return ["No region was measured."]
-    from .region_bench import stream_caveats
-
-    racy = sorted({r["model"] for r in regions if stream_caveats(r["targets"])})
-    measured = [r for r in _ok(regions, "jit") if not stream_caveats(r["targets"])]
+    measured = _ok(regions, "jit")
     if not measured:
         reasons = {r["jit"].get("reason") for r in regions}
         return [f"Per-region timings not measured: {'; '.join(sorted(r for r in reasons if r))}."]
@@ -339,8 +330,7 @@ def _region_sentences(data: Mapping[str, Any]) -> list[str]:
         f"{data['device']['name']}: at each region's smallest size, where the host dominates, "
         f"the JIT plugin's launch (what TensorRT calls) costs {statistics.median(overheads):.0f}"
         f" µs per call more than eager PyTorch (median over {len(overheads)} regions; "
-        f"{min(overheads):.0f} to {max(overheads):.0f} µs)"
-        + (f"; {', '.join(racy)} left out: its JIT plugin races (see its caveat)." if racy else ".")
+        f"{min(overheads):.0f} to {max(overheads):.0f} µs)."
     ]
     ratios = [
         r["jit"]["gpu_microseconds"] / r["eager"]["gpu_microseconds"]

@@ -237,3 +237,23 @@ def test_implementations_say_why_a_region_stays_jit() -> None:
     if not torch.cuda.is_available():
         _, entries = implementations(regions, aot=True)
         assert all("no CUDA device" in e.reason for e in entries)
+
+
+def test_repeated_region_ops_build_one_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeated blocks outline to one region op (one plugin): its kernel is built once."""
+    from trt_autoplugin import autoplugin, examples, lowering
+    from trt_autoplugin.support import SnapshotSupport
+
+    regions = autoplugin(examples.export_example("cumulative"), support=SnapshotSupport()).regions
+    built = []
+
+    def counted(body):
+        built.append(body.digest())
+        return real(body)
+
+    real = lowering.aot_or_reason
+    monkeypatch.setattr(lowering, "aot_or_reason", counted)
+    kernels, entries = lowering.implementations([*regions, *regions], aot=True)
+    assert sorted(built) == sorted(r.body.digest() for r in regions)
+    assert len(entries) == 2 * len(regions)
+    assert entries[: len(regions)] == entries[len(regions) :]

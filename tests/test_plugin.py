@@ -36,6 +36,7 @@ from trt_autoplugin.outline import OutlinedRegion, RegionBody, run_body
 from trt_autoplugin.pipeline import autoplugin
 from trt_autoplugin.plugin import (
     CudaBuffer,
+    foreign_ops,
     is_plugin_dtype,
     jit_launch,
     plugin_id,
@@ -624,6 +625,62 @@ def test_jit_launch_matches_eager_on_example_regions(
                 _launch(region.body, inputs, outputs, raw)
             continue
         _launch_and_compare(region.body, inputs, raw)
+
+
+def test_foreign_ops_are_the_ops_outside_pytorchs_core(example_regions) -> None:
+    (custom,) = example_regions["custom_op"]
+    assert foreign_ops(custom.body) == ("trt_autoplugin_examples.quantize_rows.default",)
+    for name in ("cumulative", "distribution", "spectral"):
+        for region in example_regions[name]:
+            assert foreign_ops(region.body) == (), region.targets
+
+
+class _DeformConv(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(8, 4, 3, 3))
+
+    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        from torchvision.ops import deform_conv2d
+
+        return deform_conv2d(x, offset, self.weight, padding=1)
+
+
+@pytest.mark.gpu
+def test_jit_launch_orders_kernels_that_ignore_the_current_stream() -> None:
+    """torchvision's deform_conv2d launches its im2col kernel on the legacy default stream.
+    TensorRT's stream is still writing the inputs (behind a sleep) when it enqueues the plugin:
+    the whole body must wait for it, or it reads the poisoned inputs."""
+    pytest.importorskip("torchvision")
+    inputs = (torch.randn(4, 4, 16, 16, device="cuda"), torch.randn(4, 18, 16, 16, device="cuda"))
+    batch = Dim("batch", max=64)
+    (region,) = _regions_of(
+        _DeformConv().cuda(),
+        inputs,
+        ["torchvision.deform_conv2d.default"],
+        ({0: batch}, {0: batch}),
+    )
+    assert foreign_ops(region.body) == ("torchvision.deform_conv2d.default",)
+    args = [x.cuda() for x in _example_inputs("deform_conv", 4, region)]
+    expected = run_body(region.body, args)
+    staged = [torch.full_like(x, math.nan) for x in args]
+    outputs = [_poisoned(e.shape, e.dtype) for e in expected]
+    stream = torch.cuda.Stream()  # non-blocking, like TensorRT's
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        torch.cuda._sleep(100_000_000)  # about 50 ms: TensorRT still producing the inputs
+        for destination, source in zip(staged, args, strict=True):
+            destination.copy_(source)
+    handle = stream.cuda_stream
+    jit_launch(
+        region.body,
+        [_buffer(x, handle, True) for x in staged],
+        [_buffer(o, handle, True) for o in outputs],
+        handle,
+    )
+    stream.synchronize()
+    for got, want in zip(outputs, expected, strict=True):
+        torch.testing.assert_close(got, want)
 
 
 @pytest.mark.gpu

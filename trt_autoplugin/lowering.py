@@ -92,9 +92,14 @@ def implementations(
     regions: Sequence[OutlinedRegion], *, aot: bool
 ) -> tuple[tuple[object, ...], tuple[ImplementationEntry, ...]]:
     """Per region, its `aot.AotKernel` (or None: JIT) and the report entry saying why."""
+    built: dict[str, object] = {}  # repeated blocks outline to one region op: built once
     answers = []
     for region in regions:
-        answers.append(aot_or_reason(region.body) if aot else "AOT kernels were not requested")
+        if region.name not in built:
+            built[region.name] = (
+                aot_or_reason(region.body) if aot else "AOT kernels were not requested"
+            )
+        answers.append(built[region.name])
     kernels = tuple(None if isinstance(a, str) else a for a in answers)
     entries = tuple(
         ImplementationEntry.of(r.name, a) for r, a in zip(regions, answers, strict=True)

@@ -207,9 +207,11 @@ def jit_launch(
 
     Inputs and outputs are wrapped zero-copy (`as_cuda_tensor`); the body runs with PyTorch on
     ``torch.cuda.ExternalStream(stream)``, so its kernels are ordered after TensorRT's work on
-    that stream. Each result is then copied into its output buffer: **one device-to-device copy
-    per output** (PyTorch ops allocate their results; the copy also materializes results that are
-    views of inputs). No host round trip.
+    that stream. A body with ops from outside PyTorch (`foreign_ops`) runs on the legacy
+    default stream instead, ordered after and before TensorRT's stream by events: such ops may
+    launch kernels there whatever the current stream. Each result is then copied into its output
+    buffer: **one device-to-device copy per output** (PyTorch ops allocate their results; the
+    copy also materializes results that are views of inputs). No host round trip.
 
     Args:
         body: the region body.
@@ -221,13 +223,42 @@ def jit_launch(
         PluginError: the buffer counts, or a result's shape, don't match the region.
     """
     _check_counts(body, inputs, outputs)
-    with torch.no_grad(), torch.cuda.stream(_torch_stream(stream)):
+    tensorrt_stream = _torch_stream(stream)
+    # Kernels of ops from outside PyTorch may ignore the current stream and launch on the
+    # legacy default stream (torchvision's deform_conv2d does); such a body runs there, after
+    # TensorRT's work and before TensorRT's next, so all of its kernels are ordered.
+    run_stream = (
+        torch.cuda.default_stream(tensorrt_stream.device) if foreign_ops(body) else tensorrt_stream
+    )
+    if run_stream != tensorrt_stream:
+        run_stream.wait_stream(tensorrt_stream)
+    with torch.no_grad(), torch.cuda.stream(run_stream):
         args = [as_cuda_tensor(b) for b in inputs]
         destinations = [as_cuda_tensor(b) for b in outputs]
         results = tuple(body.graph_module(*args))
         for index, (destination, result) in enumerate(zip(destinations, results, strict=True)):
             _check_result(body, index, destination, result)
             destination.copy_(result)
+    if run_stream != tensorrt_stream:
+        tensorrt_stream.wait_stream(run_stream)
+
+
+# Ops of these namespaces run their CUDA kernels on PyTorch's current stream.
+_CORE_NAMESPACES = frozenset({"aten", "prims"})
+
+
+def foreign_ops(body: RegionBody) -> tuple[str, ...]:
+    """The body's ops from outside PyTorch's core (``torchvision::``, a user's library...),
+    whose CUDA kernels may not run on the current stream."""
+    return tuple(
+        dict.fromkeys(
+            str(node.target)
+            for node in body.graph_module.graph.nodes
+            if node.op == "call_function"
+            and isinstance(node.target, torch._ops.OpOverload)
+            and node.target.namespace not in _CORE_NAMESPACES
+        )
+    )
 
 
 def _torch_stream(stream: int) -> torch.cuda.Stream:
