@@ -452,13 +452,25 @@ MARKERS = (("eager", "o", "tab:blue"), ("jit", "s", "tab:orange"), ("aot", "^", 
 
 
 def write_plot(data: Mapping[str, Any], path: Path) -> None:
-    """Region time against bytes moved, log-log, with the copy-bandwidth floor as a line."""
+    """Left: region time against bytes moved, log-log, with the copy-bandwidth floor as a line.
+    Right: each AOT kernel's GPU time over eager's against bytes, tactic 1 and the fastest."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(8, 5.5))
+    aot_rows = [r for r in data["regions"] if r.get("aot_tactics_gpu_us")]
+    columns = 2 if aot_rows else 1
+    figure, panels = plt.subplots(1, columns, figsize=(8 * columns, 5.5), squeeze=False)
+    _plot_times(data, panels[0][0])
+    if aot_rows:
+        _plot_aot_ratios(data, aot_rows, panels[0][1])
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _plot_times(data: Mapping[str, Any], axes: Any) -> None:
     measured = [r for r in data["regions"] if r["eager"]["status"] == "ok"]
     for key, marker, color in MARKERS:
         rows = _ok(measured, key)
@@ -513,9 +525,34 @@ def write_plot(data: Mapping[str, Any], path: Path) -> None:
     axes.set_ylabel("µs (median)")
     axes.set_title(f"Outlined regions on {data['device']['name']}")
     axes.grid(True, which="both", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+
+
+def _plot_aot_ratios(data: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], axes: Any) -> None:
+    by_region: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row["eager"].get("gpu_microseconds"):
+            by_region.setdefault(_plot_label(row), []).append(row)
+    for label, series in by_region.items():
+        series = sorted(series, key=lambda r: r["bytes"])
+        sizes = [r["bytes"] for r in series]
+        eager = [r["eager"]["gpu_microseconds"] for r in series]
+        first = [r["aot_tactics_gpu_us"][0] / e for r, e in zip(series, eager, strict=True)]
+        best = [min(r["aot_tactics_gpu_us"]) / e for r, e in zip(series, eager, strict=True)]
+        (line,) = axes.plot(sizes, first, "^-", label=f"{label}: tactic 1")
+        axes.plot(sizes, best, "v--", color=line.get_color(), label=f"{label}: fastest tactic")
+    axes.axhline(1.0, color="grey", linewidth=1)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("bytes moved by the region (inputs + outputs)")
+    axes.set_ylabel("AOT GPU time / eager GPU time (below 1: faster)")
+    axes.set_title("AOT kernels against eager PyTorch")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="x-small")
+
+
+def _plot_label(row: Mapping[str, Any]) -> str:
+    ops = [_op_name(t) for t in row["targets"] if not t.startswith("_operator")]
+    return f"{', '.join(ops)} ({row['model']})"
 
 
 def write_results(data: Mapping[str, Any], out: Path) -> None:
