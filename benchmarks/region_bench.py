@@ -478,22 +478,7 @@ def skipped_region(
 ) -> RegionSize:
     """A row for a region that could not be measured here (no CUDA), with the reason."""
     skipped = Measurement.skipped(reason)
-    return RegionSize(
-        model=model,
-        region=distinct.short_name,
-        targets=distinct.targets,
-        nodes=len(distinct.region.nodes),
-        copies_in_model=distinct.count,
-        batch=batch,
-        input_shapes=(),
-        output_shapes=(),
-        bytes=moved,
-        rotated_sets=0,
-        eager=skipped,
-        jit=skipped,
-        aot=skipped,
-        floor_us=None,
-    )
+    return _result(model, distinct, batch, (), (), moved, 0, skipped, skipped, skipped, None)
 
 
 # --- AOT kernels ---------------------------------------------------------------------------------
