@@ -24,6 +24,7 @@ import importlib
 import inspect
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
@@ -247,18 +248,28 @@ def jit_launch(
 _CORE_NAMESPACES = frozenset({"aten", "prims"})
 
 
+# Per body graph: jit_launch asks on every inference, and a body's graph never changes.
+_FOREIGN_OPS: "weakref.WeakKeyDictionary[torch.fx.GraphModule, tuple[str, ...]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def foreign_ops(body: RegionBody) -> tuple[str, ...]:
     """The body's ops from outside PyTorch's core (``torchvision::``, a user's library...),
     whose CUDA kernels may not run on the current stream."""
-    return tuple(
-        dict.fromkeys(
-            str(node.target)
-            for node in body.graph_module.graph.nodes
-            if node.op == "call_function"
-            and isinstance(node.target, torch._ops.OpOverload)
-            and node.target.namespace not in _CORE_NAMESPACES
+    known = _FOREIGN_OPS.get(body.graph_module)
+    if known is None:
+        known = tuple(
+            dict.fromkeys(
+                str(node.target)
+                for node in body.graph_module.graph.nodes
+                if node.op == "call_function"
+                and isinstance(node.target, torch._ops.OpOverload)
+                and node.target.namespace not in _CORE_NAMESPACES
+            )
         )
-    )
+        _FOREIGN_OPS[body.graph_module] = known
+    return known
 
 
 def _torch_stream(stream: int) -> torch.cuda.Stream:
