@@ -16,7 +16,15 @@ import torch.fx
 
 from .errors import MissingDependencyError, OutlineError, PluginError
 from .outline import RegionBody, register_region_op
-from .plugin import PluginHandle, RegistrationHandle, check_pluggable, register_plugin
+from .plugin import (
+    PluginHandle,
+    RegistrationHandle,
+    check_pluggable,
+    plugin_id,
+    register_plugin,
+    registered_plugin,
+    tensorrt_plugin_import_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +98,12 @@ class LiveRegistry:
         return bool(self._support.is_node_supported(submodules, node))
 
     def unsupported_reason(self, node: torch.fx.Node) -> str:
+        from .support import has_complex_values
+
         target = node.target
-        if self._support._has_complex_dtype(node):
+        # Our own check, not TorchTensorRTOperatorSupport._has_complex_dtype: that private
+        # method exists only from Torch-TensorRT 2.13 on.
+        if has_complex_values(node):
             return "complex tensors (TensorRT has no complex type)"
         if target in self.settings.torch_executed_ops:
             return "listed in torch_executed_ops"
@@ -159,8 +171,13 @@ def plugin_layer_name(target: object, node_name: str) -> str:
     return f"[{target}]-[{node_name}]"
 
 
-def _region_converter(body: RegionBody, qdp_id: str) -> Callable[..., Any]:
-    """The converter function for one region op (runs only inside Torch-TensorRT's interpreter)."""
+def _region_converter(body: RegionBody, qdp_id: str, aot_kernel: Any) -> Callable[..., Any]:
+    """The converter function for one region op (runs only inside Torch-TensorRT's interpreter).
+
+    It registers the region's plugin on its first call if the lowering pass could not: the
+    partitioner consults converters only, so a dryrun needs no ``tensorrt.plugin``, and a real
+    build gets its plugin just before the layer that uses it.
+    """
     namespace, name = qdp_id.split("::")
     specs = body.input_specs
     num_outputs = len(body.output_specs)
@@ -168,11 +185,10 @@ def _region_converter(body: RegionBody, qdp_id: str) -> Callable[..., Any]:
     def convert(
         ctx: Any, target: object, args: Sequence[object], kwargs: Mapping[str, object], node: str
     ) -> Any:
+        register_plugin(body, aot_kernel=aot_kernel)  # a no-op when already registered
         import tensorrt.plugin as trtp
         from tensorrt.plugin._lib import QDP_REGISTRY
 
-        if qdp_id not in QDP_REGISTRY:
-            raise PluginError(f"no TensorRT plugin is registered for {qdp_id}; register it first")
         values = plugin_inputs(args, kwargs, len(specs), qdp_id)
         names = input_tensor_names(node, len(specs))
         itensors = [
@@ -247,11 +263,12 @@ class ConverterHandle(RegistrationHandle):
 _CONVERTERS: dict[str, ConverterHandle] = {}
 
 
-def register_converter(body: RegionBody) -> ConverterHandle:
+def register_converter(body: RegionBody, *, aot_kernel: Any = None) -> ConverterHandle:
     """Registers a Torch-TensorRT converter for a region's op.
 
-    The converter adds the region's QDP plugin (`plugin.register_plugin`) to the network; it is
-    registered with ``supports_dynamic_shapes`` when the region has symbolic sizes.
+    The converter adds the region's QDP plugin (`plugin.register_plugin`, registered by the
+    converter itself if it is not yet) to the network; it is registered with
+    ``supports_dynamic_shapes`` when the region has symbolic sizes.
 
     Returns:
         The handle (the existing one if this region op already has our converter).
@@ -266,7 +283,7 @@ def register_converter(body: RegionBody) -> ConverterHandle:
     with _LOCK:
         if op.name() in _CONVERTERS:
             return _CONVERTERS[op.name()]
-        implementation = _region_converter(body, op.name())
+        implementation = _region_converter(body, op.name(), aot_kernel)
         dynamo_tensorrt_converter(op, supports_dynamic_shapes=has_symbolic_dims(body))(
             implementation
         )
@@ -277,35 +294,58 @@ def register_converter(body: RegionBody) -> ConverterHandle:
 
 
 class RegionHandle:
-    """A region's plugin and converter, registered together; `destroy` removes both."""
+    """A region's converter and plugin, registered together; `destroy` removes both.
 
-    __slots__ = ("plugin", "converter")
+    ``plugin`` is None while the plugin's registration waits for the converter's first call
+    (``tensorrt.plugin`` did not import when the region was registered: a dryrun).
+    """
 
-    def __init__(self, plugin: PluginHandle, converter: ConverterHandle) -> None:
+    __slots__ = ("body", "plugin", "converter")
+
+    def __init__(
+        self, body: RegionBody, plugin: PluginHandle | None, converter: ConverterHandle
+    ) -> None:
+        self.body = body
         self.plugin = plugin
         self.converter = converter
 
     def destroy(self) -> None:
-        """Removes the converter, then the plugin (idempotent)."""
+        """Removes the converter, then the plugin if it was registered (idempotent)."""
         self.converter.destroy()
-        self.plugin.destroy()
+        plugin = self.plugin or registered_plugin(self.body)
+        if plugin is not None:
+            plugin.destroy()
 
 
 def register_region(body: RegionBody, *, aot_kernel: Any = None) -> RegionHandle:
-    """Registers a region's TensorRT plugin and its Torch-TensorRT converter.
+    """Registers a region's Torch-TensorRT converter and its TensorRT plugin.
 
     With ``aot_kernel`` (an `aot.AotKernel`) the plugin gets an AOT implementation too, and the
     converter adds the layer with ``aot=True``: the engine runs the kernel without Python.
 
+    Where ``tensorrt.plugin`` does not import (Torch-TensorRT's dryrun on a machine without
+    TensorRT), only the converter is registered: the partitioner asks converters, not plugins,
+    and the converter registers the plugin when it first runs. A real build without TensorRT
+    still stops, at TensorRT's builder, before any converter runs.
+
     Raises:
         PluginError: the region can't be a plugin (raised before TensorRT sees it).
-        MissingDependencyError: TensorRT or Torch-TensorRT does not import.
+        MissingDependencyError: Torch-TensorRT does not import.
     """
     check_pluggable(body)
-    plugin = register_plugin(body, aot_kernel=aot_kernel)
+    plugin = None
+    if tensorrt_plugin_import_error() is None:
+        plugin = register_plugin(body, aot_kernel=aot_kernel)
+    else:
+        logger.info(
+            "%s: plugin registration waits for the converter (%s)",
+            plugin_id(body),
+            tensorrt_plugin_import_error(),
+        )
     try:
-        converter = register_converter(body)
+        converter = register_converter(body, aot_kernel=aot_kernel)
     except (MissingDependencyError, PluginError, OutlineError):
-        plugin.destroy()
+        if plugin is not None:
+            plugin.destroy()
         raise
-    return RegionHandle(plugin, converter)
+    return RegionHandle(body, plugin, converter)

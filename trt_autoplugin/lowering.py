@@ -1,10 +1,11 @@
 """The Torch-TensorRT lowering pass, its registration, and `compile`.
 
-Torch-TensorRT 2.13 runs post-lowering passes as ``pass(gm, settings) -> gm`` on the decomposed
-``ExportedProgram.module()``, then partitions. `lowering_pass` is appended *last*, so it sees the
-graph the partitioner will see: it outlines what the live converter registry rejects (under the
-same settings) into region ops and registers a TensorRT plugin and a converter for each, so the
-partitioner finds every node convertible. ``torch_tensorrt`` is imported inside functions only.
+Torch-TensorRT runs post-lowering passes as ``pass(gm, settings) -> gm`` on the decomposed
+``ExportedProgram.module()``, then partitions. `lowering_pass` runs just before Torch-TensorRT's
+``complex_graph_detection`` (see `_RUN_BEFORE`): it outlines what the live converter registry
+rejects (under the same settings) into region ops and registers a converter (and, where
+``tensorrt.plugin`` imports, a TensorRT plugin) for each, so the partitioner finds every node
+convertible. ``torch_tensorrt`` is imported inside functions only.
 """
 
 import dataclasses
@@ -156,7 +157,7 @@ def lowering_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModu
 
 
 class LoweringPassHandle:
-    """A lowering pass appended to Torch-TensorRT's post-lowering passes; `destroy` removes it."""
+    """A lowering pass in Torch-TensorRT's post-lowering passes; `destroy` removes it."""
 
     __slots__ = ("lowering_pass",)
 
@@ -178,12 +179,28 @@ def _post_lowering_passes() -> list[LoweringPass]:
     return ATEN_POST_LOWERING_PASSES.passes
 
 
-def _append_pass(function: LoweringPass) -> LoweringPassHandle:
+# The post-lowering pass our pass must precede. Torch-TensorRT's ``constant_fold`` (earlier in
+# the list) freezes ``view_as_complex(parameter)`` into a complex constant; this pass then
+# rewrites complex subgraphs into real arithmetic, and crashes on an FFT chain it can't rewrite
+# (2.13: "The size of tensor a (8) must match the size of tensor b (6)"). Outlining first hands
+# it a graph whose FFT chains are already region ops, with complex constants entering as real
+# views. It is in the list of every release we support (2.11-2.14).
+_RUN_BEFORE = "complex_graph_detection"
+
+
+def _pass_index(passes: Sequence[LoweringPass]) -> int | None:
+    """Where our pass goes: just before `_RUN_BEFORE`, or None (appended) if it is absent."""
+    names = [getattr(p, "__name__", "") for p in passes]
+    return names.index(_RUN_BEFORE) if _RUN_BEFORE in names else None
+
+
+def _insert_pass(function: LoweringPass) -> LoweringPassHandle:
     require_torch_tensorrt()
     from torch_tensorrt.dynamo.lowering.passes._aten_lowering_pass import _aten_lowering_pass
 
-    if function not in _post_lowering_passes():
-        _aten_lowering_pass(function)  # index None: appended, runs last
+    passes = _post_lowering_passes()
+    if function not in passes:
+        _aten_lowering_pass(function, index=_pass_index(passes))
     return LoweringPassHandle(function)
 
 
@@ -197,7 +214,11 @@ def _remove_pass(function: LoweringPass) -> None:
 
 
 def register_lowering_pass() -> LoweringPassHandle:
-    """Appends `lowering_pass` to Torch-TensorRT's post-lowering passes (idempotent).
+    """Adds `lowering_pass` to Torch-TensorRT's post-lowering passes (idempotent).
+
+    It runs after ``constant_fold`` and just before ``complex_graph_detection`` (appended where
+    that pass does not exist), so that FFT chains reach Torch-TensorRT's complex rewrite already
+    outlined.
 
     Afterwards plain ``torch_tensorrt.dynamo.compile(ep, inputs=...)`` outlines and plugs in what
     it can't convert. The registration lasts for the process; undo it with
@@ -206,7 +227,7 @@ def register_lowering_pass() -> LoweringPassHandle:
     Raises:
         MissingDependencyError: ``torch_tensorrt`` does not import.
     """
-    return _append_pass(lowering_pass)
+    return _insert_pass(lowering_pass)
 
 
 def unregister_lowering_pass() -> None:
@@ -312,7 +333,7 @@ def compile(
         entries.extend(implemented)
         return gm
 
-    handle = _append_pass(trt_autoplugin_pass)
+    handle = _insert_pass(trt_autoplugin_pass)
     try:
         module = torch_tensorrt.dynamo.compile(ep, inputs=list(inputs), **torch_tensorrt_kwargs)
     finally:

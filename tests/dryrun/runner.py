@@ -1,0 +1,202 @@
+"""Runs Torch-TensorRT's own dryrun over models, with and without trt_autoplugin's pass.
+
+Run by ``test_torch_tensorrt_dryrun.py`` in a subprocess whose ``PYTHONPATH`` holds a Torch-TensorRT
+installation without shared libraries and the import-only ``tensorrt`` stand-in (see
+``environment.py``). What is real here: Torch-TensorRT's lowering passes (ours registered through
+the public `trt_autoplugin.register_lowering_pass`), its live converter registry with capability
+validators and dynamic-shape checks, and its partitioner. What is not: no engine is built and no
+plugin layer exists (dryrun stops before the only step that touches ``tensorrt.Builder``).
+
+Prints one JSON object: per model and ``min_block_size``, Torch-TensorRT's engines and PyTorch
+segments without the pass and with it, and trt_autoplugin's own predictions of both.
+"""
+
+import argparse
+import json
+import sys
+import traceback
+
+import torch
+
+
+def _answer_cuda_queries_on_a_cpu_machine() -> None:
+    # Torch-TensorRT asks these at import and in dryrun; a CPU build of torch has no answer.
+    # They describe the target GPU, not anything computed: (9, 0) is the H200/H100.
+    if torch.cuda.is_available():
+        return
+    torch.cuda.get_device_capability = lambda device=None: (9, 0)
+    torch.cuda.current_device = lambda: 0
+    if not hasattr(torch._C, "_CudaDeviceProperties"):
+        torch._C._CudaDeviceProperties = type("_CudaDeviceProperties", (), {})
+
+
+def _keep_torch_blocks_on_the_cpu() -> None:
+    # dryrun moves the PyTorch blocks to the target device (cuda:0), which a CPU build lacks.
+    if torch.cuda.is_available():
+        return
+    from torch_tensorrt.dynamo import _compiler
+
+    _compiler.to_torch_device = lambda device: torch.device("cpu")
+
+
+_answer_cuda_queries_on_a_cpu_machine()
+
+import torch_tensorrt  # noqa: E402
+from torch_tensorrt.dynamo import _compiler  # noqa: E402
+
+import trt_autoplugin  # noqa: E402
+from trt_autoplugin import examples  # noqa: E402
+from trt_autoplugin.support import SnapshotSupport  # noqa: E402
+
+_keep_torch_blocks_on_the_cpu()
+
+_TRACKERS: list[object] = []
+_display = _compiler.dryrun_stats_display
+
+
+def _recording_display(tracker: object, dryrun: object) -> None:
+    # Observes Torch-TensorRT's own dryrun tracker (unsupported ops); changes nothing.
+    _TRACKERS.append(tracker)
+    _display(tracker, dryrun)
+
+
+_compiler.dryrun_stats_display = _recording_display
+
+
+def _input_specs(ep: torch.export.ExportedProgram, inputs: tuple) -> list:
+    """``torch_tensorrt.Input`` per example input, its dynamic dims over their export range."""
+    placeholders = [
+        n for n in ep.graph.nodes if n.op == "placeholder" and n.name in _user_input_names(ep)
+    ]
+    specs = []
+    for node, example in zip(placeholders, inputs, strict=True):
+        low, high = [], []
+        for size, concrete in zip(node.meta["val"].shape, example.shape, strict=True):
+            if isinstance(size, torch.SymInt):
+                bounds = ep.range_constraints[size.node.expr]
+                low.append(max(int(bounds.lower), 1))
+                high.append(int(bounds.upper))
+            else:
+                low.append(concrete)
+                high.append(concrete)
+        specs.append(
+            torch_tensorrt.Input(
+                min_shape=tuple(low),
+                opt_shape=tuple(example.shape),
+                max_shape=tuple(high),
+                dtype=example.dtype,
+            )
+        )
+    return specs
+
+
+def _user_input_names(ep: torch.export.ExportedProgram) -> list[str]:
+    return list(ep.graph_signature.user_inputs)
+
+
+def _segments(module: torch.nn.Module) -> dict[str, object]:
+    names = [name for name, _ in module.named_children()]
+    return {
+        "engines": sum(name.startswith("_run_on_acc") for name in names),
+        "torch_segments": sum(name.startswith("_run_on_gpu") for name in names),
+        "children": names,
+    }
+
+
+def _dryrun(ep: torch.export.ExportedProgram, specs: list, min_block_size: int) -> dict:
+    _TRACKERS.clear()
+    module = torch_tensorrt.dynamo.compile(
+        ep,
+        arg_inputs=specs,
+        dryrun=True,
+        min_block_size=min_block_size,
+        offload_module_to_cpu=True,
+    )
+    result = _segments(module)
+    tracker = _TRACKERS[-1] if _TRACKERS else None
+    result["unsupported_ops"] = dict(getattr(tracker, "unsupported_ops", {}) or {})
+    return result
+
+
+def _prediction(report: trt_autoplugin.Report) -> dict:
+    return {
+        "before": [report.before.tensorrt, report.before.pytorch],
+        "after": [report.after.tensorrt, report.after.pytorch],
+        "regions": [list(r.targets) for r in report.regions],
+        "left_in_graph": [[e.node, e.target, e.reason] for e in report.left_in_graph],
+        "oracle": report.oracle,
+    }
+
+
+def _model(name: str) -> tuple:
+    if name in examples.EXAMPLES:
+        return examples.load_example(name)
+    import models  # tests/dryrun/models.py: real models beyond the examples
+
+    return models.MODELS[name]()
+
+
+def run_model(name: str, min_block_sizes: list[int]) -> dict:
+    model, inputs, dynamic_shapes = _model(name)
+    ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
+    specs = _input_specs(ep, inputs)
+    out: dict = {}
+    for size in min_block_sizes:
+        row: dict = {"without_pass": _dryrun(ep, specs, size)}
+        handle = trt_autoplugin.register_lowering_pass()
+        try:
+            row["with_pass"] = _dryrun(ep, specs, size)
+        finally:
+            handle.destroy()
+        row["live_prediction"] = _prediction(trt_autoplugin.autoplugin(ep, min_block_size=size).report)
+        row["snapshot_prediction"] = _prediction(
+            trt_autoplugin.autoplugin(ep, support=SnapshotSupport(), min_block_size=size).report
+        )
+        out[str(size)] = row
+    return out
+
+
+def real_compile_error(name: str) -> str:
+    """The first line of what a real (not dryrun) compile with the pass raises here."""
+    model, inputs, dynamic_shapes = _model(name)
+    ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
+    handle = trt_autoplugin.register_lowering_pass()
+    try:
+        torch_tensorrt.dynamo.compile(
+            ep, arg_inputs=_input_specs(ep, inputs), min_block_size=1, offload_module_to_cpu=True
+        )
+    except Exception as e:  # noqa: BLE001 - the test reads whatever it is
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    finally:
+        handle.destroy()
+    return "no error: a compile without TensorRT returned a module"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="+", required=True)
+    parser.add_argument("--min-block-sizes", nargs="+", type=int, default=[1, 5])
+    parser.add_argument("--real-compile", default=None, help="a model to compile for real")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    result: dict = {
+        "torch": torch.__version__,
+        "torch_tensorrt": torch_tensorrt.__version__,
+        "cuda": torch.cuda.is_available(),
+        "models": {},
+        "errors": {},
+    }
+    for name in args.models:
+        try:
+            result["models"][name] = run_model(name, args.min_block_sizes)
+        except Exception:  # noqa: BLE001 - reported per model, so one failure hides no other
+            result["errors"][name] = traceback.format_exc()
+    if args.real_compile:
+        result["real_compile_error"] = real_compile_error(args.real_compile)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
