@@ -22,9 +22,10 @@ from trt_autoplugin.converter import (
     register_region,
 )
 from trt_autoplugin.errors import MissingDependencyError, PluginError
-from trt_autoplugin.outline import OutlinedRegion
+from trt_autoplugin.outline import OutlinedRegion, region_body
+from trt_autoplugin.partition import propose_regions
 from trt_autoplugin.pipeline import autoplugin
-from trt_autoplugin.support import OpSetSupport, SnapshotSupport
+from trt_autoplugin.support import OpSetSupport, SnapshotSupport, support_report
 
 OP = "trt_autoplugin::region_0123456789abcdef"
 
@@ -92,9 +93,13 @@ def test_every_example_region_is_dynamic(example_regions) -> None:
 
 
 def test_a_refused_region_raises_before_any_dependency_is_needed() -> None:
-    region = _lgamma_region(torch.rand(4, 3, dtype=torch.float64), dynamic=True)
+    # autoplugin leaves a float64 region in the graph, so the body is proposed by hand here.
+    ep = torch.export.export(_Lgamma(), (torch.rand(4, 3, dtype=torch.float64),))
+    gm = ep.graph_module
+    oracle = OpSetSupport(unsupported=["aten.lgamma"])
+    (region,) = propose_regions(gm, support_report(gm, oracle)).regions
     with pytest.raises(PluginError, match="float64"):
-        register_region(region.body)
+        register_region(region_body(gm, region))
 
 
 def test_without_torch_tensorrt_registration_says_what_is_missing(example_regions) -> None:

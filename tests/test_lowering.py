@@ -17,7 +17,6 @@ from trt_autoplugin import examples
 from trt_autoplugin.errors import MissingDependencyError
 from trt_autoplugin.lowering import (
     compile,
-    executed_ops_reason,
     lowering_pass,
     outline_for_tensorrt,
     register_lowering_pass,
@@ -25,6 +24,7 @@ from trt_autoplugin.lowering import (
     unregister_lowering_pass,
 )
 from trt_autoplugin.outline import NAMESPACE
+from trt_autoplugin.pluggable import executed_ops_reason
 from trt_autoplugin.support import OpSetSupport, SnapshotSupport
 
 

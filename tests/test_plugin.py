@@ -32,7 +32,8 @@ from torch.export import Dim
 
 from trt_autoplugin import examples
 from trt_autoplugin.errors import AotError, MissingDependencyError, PluginError
-from trt_autoplugin.outline import OutlinedRegion, RegionBody, run_body
+from trt_autoplugin.outline import OutlinedRegion, RegionBody, region_body, run_body
+from trt_autoplugin.partition import propose_regions
 from trt_autoplugin.pipeline import autoplugin
 from trt_autoplugin.plugin import (
     CudaBuffer,
@@ -46,7 +47,7 @@ from trt_autoplugin.plugin import (
     trt_dtype_name,
 )
 from trt_autoplugin.shape_expr import IntArithmetic, translate_shapes
-from trt_autoplugin.support import OpSetSupport
+from trt_autoplugin.support import OpSetSupport, support_report
 
 PLUGIN_DTYPES = {
     torch.float32: "FLOAT",
@@ -71,6 +72,16 @@ def example_regions(example_results) -> dict[str, tuple[OutlinedRegion, ...]]:
 def _regions_of(model: torch.nn.Module, inputs: tuple, ops: Sequence[str], dynamic=None):
     ep = torch.export.export(model, inputs, dynamic_shapes=dynamic)
     return autoplugin(ep, support=OpSetSupport(unsupported=ops)).regions
+
+
+def _proposed_bodies(
+    model: torch.nn.Module, inputs: tuple, ops: Sequence[str], dynamic=None
+) -> list[RegionBody]:
+    """The bodies of the regions proposed for ``ops``, before any refusal (autoplugin would
+    leave refused ones in the graph)."""
+    gm = torch.export.export(model, inputs, dynamic_shapes=dynamic).graph_module
+    partition = propose_regions(gm, support_report(gm, OpSetSupport(unsupported=ops)))
+    return [region_body(gm, region) for region in partition.regions]
 
 
 class _Lgamma(torch.nn.Module):
@@ -120,31 +131,31 @@ def test_other_dtypes_are_refused_with_the_supported_list(dtype: torch.dtype) ->
 
 
 def test_a_float64_boundary_is_refused_naming_region_and_tensor() -> None:
-    (region,) = _regions_of(_Lgamma(), (torch.rand(4, 3, dtype=torch.float64),), ["aten.lgamma"])
-    reason = plugin_refusal_reason(region.body)
+    (body,) = _proposed_bodies(_Lgamma(), (torch.rand(4, 3, dtype=torch.float64),), ["aten.lgamma"])
+    reason = plugin_refusal_reason(body)
     assert reason is not None
-    assert region.name in reason and "input 0" in reason and "float64" in reason
+    assert plugin_id(body) in reason and "input 0" in reason and "float64" in reason
 
 
 def test_refusals_raise_before_tensorrt_is_needed() -> None:
     """A refused region raises PluginError even where TensorRT is missing."""
-    (region,) = _regions_of(_Lgamma(), (torch.rand(4, 3, dtype=torch.float64),), ["aten.lgamma"])
+    (body,) = _proposed_bodies(_Lgamma(), (torch.rand(4, 3, dtype=torch.float64),), ["aten.lgamma"])
     with pytest.raises(PluginError, match="float64"):
-        register_plugin(region.body)
+        register_plugin(body)
 
 
 def test_a_float_size_is_refused_with_the_translation_reason() -> None:
     dims = ({2: Dim("length", min=2, max=64)},)
     ops = ["aten.lgamma", "aten.upsample_nearest1d"]
-    (region,) = _regions_of(_Interpolate(), (torch.rand(2, 3, 8),), ops, dims)
-    reason = plugin_refusal_reason(region.body)
-    assert reason is not None and region.name in reason
+    (body,) = _proposed_bodies(_Interpolate(), (torch.rand(2, 3, 8),), ops, dims)
+    reason = plugin_refusal_reason(body)
+    assert reason is not None and plugin_id(body) in reason
     assert "output 0 dim 2" in reason and "integer-only" in reason
 
 
 def test_a_rank_above_tensorrt_dims_is_refused() -> None:
-    (region,) = _regions_of(_Lgamma(), (torch.rand((2,) * 9),), ["aten.lgamma"])
-    reason = plugin_refusal_reason(region.body)
+    (body,) = _proposed_bodies(_Lgamma(), (torch.rand((2,) * 9),), ["aten.lgamma"])
+    reason = plugin_refusal_reason(body)
     assert reason is not None and "rank 9" in reason
 
 

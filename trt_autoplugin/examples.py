@@ -13,13 +13,15 @@ from torch.export import Dim
 
 Example = tuple[nn.Module, tuple[torch.Tensor, ...], tuple[dict[int, Dim], ...]]
 
-# Batch 0 and 1 are legal at run time; the example inputs use a larger batch because export
-# specializes dims whose sample value is 0 or 1.
+# The example inputs use a batch above 1 because export specializes dims whose sample value is 0
+# or 1. The dynamic batch starts at 1: Torch-TensorRT raises a minimum of 0 to 1 (with a
+# warning), since a TensorRT optimization profile can't hold an empty dim. Tests of the pass alone
+# export with ``min_batch=0`` to run the rewritten programs on empty batches too.
 _BATCH_MAX = 4096
 
 
-def _batch() -> Dim:
-    return Dim("batch", min=0, max=_BATCH_MAX)
+def _batch(min_batch: int) -> Dim:
+    return Dim("batch", min=min_batch, max=_BATCH_MAX)
 
 
 class SpectralBlock(nn.Module):
@@ -129,37 +131,37 @@ class CumulativeBlock(nn.Module):
         return running - peak + where.to(h.dtype) * 0.01
 
 
-def spectral() -> Example:
+def spectral(min_batch: int = 1) -> Example:
     """(a) rfft2 -> learned complex weights -> irfft2 between convolutions."""
     torch.manual_seed(0)
-    return SpectralBlock().eval(), (torch.randn(2, 3, 16, 16),), ({0: _batch()},)
+    return SpectralBlock().eval(), (torch.randn(2, 3, 16, 16),), ({0: _batch(min_batch)},)
 
 
-def distribution() -> Example:
+def distribution(min_batch: int = 1) -> Example:
     """(b) a Gamma distribution head using lgamma and digamma."""
     torch.manual_seed(0)
-    return GammaHead().eval(), (torch.randn(3, 16),), ({0: _batch()},)
+    return GammaHead().eval(), (torch.randn(3, 16),), ({0: _batch(min_batch)},)
 
 
-def custom_op() -> Example:
+def custom_op(min_batch: int = 1) -> Example:
     """(c) a user-defined torch.library custom op with two outputs of different dtypes."""
     torch.manual_seed(0)
-    return QuantizedLinear().eval(), (torch.randn(3, 32),), ({0: _batch()},)
+    return QuantizedLinear().eval(), (torch.randn(3, 32),), ({0: _batch(min_batch)},)
 
 
-def data_dependent() -> Example:
+def data_dependent(min_batch: int = 1) -> Example:
     """(d) masked_select, whose output size depends on the data: the refusal path."""
     torch.manual_seed(0)
-    return MaskedBlock().eval(), (torch.randn(3, 16),), ({0: _batch()},)
+    return MaskedBlock().eval(), (torch.randn(3, 16),), ({0: _batch(min_batch)},)
 
 
-def cumulative() -> Example:
+def cumulative(min_batch: int = 1) -> Example:
     """(e) logcumsumexp and cummax along a dim."""
     torch.manual_seed(0)
-    return CumulativeBlock().eval(), (torch.randn(3, 10, 16),), ({0: _batch()},)
+    return CumulativeBlock().eval(), (torch.randn(3, 10, 16),), ({0: _batch(min_batch)},)
 
 
-EXAMPLES: dict[str, Callable[[], Example]] = {
+EXAMPLES: dict[str, Callable[..., Example]] = {
     "spectral": spectral,
     "distribution": distribution,
     "custom_op": custom_op,
@@ -173,18 +175,23 @@ def example_names() -> tuple[str, ...]:
     return tuple(EXAMPLES)
 
 
-def load_example(name: str) -> Example:
+def load_example(name: str, *, min_batch: int = 1) -> Example:
     """The example called ``name``.
+
+    Args:
+        name: one of `example_names`.
+        min_batch: the lower bound of the dynamic batch (1, what Torch-TensorRT accepts; 0 to
+            run the pass's output on empty batches).
 
     Raises:
         KeyError: no example has that name; the message lists the names.
     """
     if name not in EXAMPLES:
         raise KeyError(f"no example named {name!r}; choose one of {', '.join(EXAMPLES)}")
-    return EXAMPLES[name]()
+    return EXAMPLES[name](min_batch)
 
 
-def export_example(name: str) -> torch.export.ExportedProgram:
+def export_example(name: str, *, min_batch: int = 1) -> torch.export.ExportedProgram:
     """The example called ``name``, exported with its dynamic batch dimension."""
-    model, inputs, dynamic_shapes = load_example(name)
+    model, inputs, dynamic_shapes = load_example(name, min_batch=min_batch)
     return torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)

@@ -10,7 +10,7 @@ convertible. ``torch_tensorrt`` is imported inside functions only.
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -18,11 +18,10 @@ import torch.fx
 
 from .aot import aot_or_reason
 from .converter import RegionHandle, register_region, require_torch_tensorrt
-from .outline import OutlinedRegion, RegionBody
+from .outline import OutlinedRegion
 from .pipeline import GraphOutcome, outline_graph_module
-from .plugin import plugin_refusal_reason
 from .report import ImplementationEntry, NodeEntry
-from .support import SupportOracle, TorchTensorRTSupport, target_name
+from .support import SupportOracle, TorchTensorRTSupport
 
 logger = logging.getLogger(__name__)
 
@@ -32,43 +31,13 @@ LoweringPass = Callable[[torch.fx.GraphModule, Any], torch.fx.GraphModule]
 # --- the pass ------------------------------------------------------------------------------------
 
 
-def executed_ops_reason(body: RegionBody, torch_executed_ops: Collection[object]) -> str | None:
-    """Why a region must stay in PyTorch because the user listed one of its ops, or None.
-
-    ``torch_executed_ops`` asks for ops to run in PyTorch, outside TensorRT; a plugin would run
-    them inside an engine, so a region holding one is left in the graph. Entries may be ops or
-    their names, as Torch-TensorRT accepts ('torch.ops.aten.lgamma.default' or
-    'aten.lgamma.default').
-    """
-    objects = {o for o in torch_executed_ops if not isinstance(o, str)}
-    names = {o for o in torch_executed_ops if isinstance(o, str)}
-    for node in body.graph_module.graph.nodes:
-        if node.op != "call_function":
-            continue
-        name = target_name(node.target)
-        if node.target in objects or name in names or f"torch.ops.{name}" in names:
-            return f"it contains {name}, listed in torch_executed_ops"
-    return None
-
-
-def region_acceptor(settings: Any) -> Callable[[RegionBody], str | None]:
-    """The ``accept`` hook of the lowering pass: a region must be a valid plugin and hold no op
-    the user asked to keep in PyTorch."""
-    executed = tuple(getattr(settings, "torch_executed_ops", None) or ())
-
-    def accept(body: RegionBody) -> str | None:
-        return plugin_refusal_reason(body) or executed_ops_reason(body, executed)
-
-    return accept
-
-
 def outline_for_tensorrt(
     gm: torch.fx.GraphModule, settings: Any, *, oracle: SupportOracle | None = None
 ) -> GraphOutcome:
     """Outlines, in place, what Torch-TensorRT can't convert; registers nothing.
 
-    Regions a plugin can't take (`plugin.plugin_refusal_reason`) or that hold an op listed in
-    ``settings.torch_executed_ops`` stay in the graph, reported with their reason.
+    Regions `pluggable.region_refusal_reason` refuses (a plugin can't take them, or they hold an
+    op listed in ``settings.torch_executed_ops``) stay in the graph, reported with their reason.
 
     Args:
         gm: a post-lowering GraphModule with fake-tensor ``meta['val']``.
@@ -85,7 +54,7 @@ def outline_for_tensorrt(
         gm,
         oracle,
         min_block_size=settings.min_block_size,
-        accept=region_acceptor(settings),
+        torch_executed_ops=tuple(getattr(settings, "torch_executed_ops", None) or ()),
     )
 
 

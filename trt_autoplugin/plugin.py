@@ -32,21 +32,20 @@ from typing import Any
 import torch
 
 from .errors import MissingDependencyError, PluginError, ShapeTranslationError
-from .outline import NAMESPACE, RegionBody, TensorSpec
-from .shape_expr import translate_shapes, untranslatable_reason
+from .outline import RegionBody
+from .pluggable import (  # noqa: F401 - re-exported: the plugin's view of what it can take
+    MAX_RANK,
+    PLUGIN_DTYPE_NAMES,
+    check_pluggable,
+    is_plugin_dtype,
+    plugin_id,
+    plugin_refusal_reason,
+    supported_dtypes,
+    trt_dtype_name,
+)
+from .shape_expr import translate_shapes
 
 logger = logging.getLogger(__name__)
-
-# torch dtype -> name of the ``trt.DataType`` member, for every dtype a plugin boundary may carry.
-_TRT_DTYPE_NAMES: dict[torch.dtype, str] = {
-    torch.float32: "FLOAT",
-    torch.float16: "HALF",
-    torch.bfloat16: "BF16",
-    torch.int8: "INT8",
-    torch.int32: "INT32",
-    torch.int64: "INT64",
-    torch.bool: "BOOL",
-}
 
 # ``__cuda_array_interface__`` typestr per dtype. numpy has no bfloat16, so bf16 buffers travel
 # as int16 (same size) and are viewed back as bfloat16 (`as_cuda_tensor`).
@@ -60,88 +59,10 @@ _TYPESTRS: dict[torch.dtype, str] = {
     torch.bool: "|b1",
 }
 
-# TensorRT's dims are at most trt.Dims.MAX_DIMS long (ShapeExprs refuses more).
-MAX_RANK = 8
-
 INSTALL_HINT = (
     "install TensorRT >= 10.9 (its Python package provides tensorrt.plugin) on a machine with an "
     "NVIDIA GPU"
 )
-
-
-# --- what a plugin can take (pure) ---------------------------------------------------------------
-
-
-def plugin_id(body: RegionBody) -> str:
-    """The QDP id of a region's plugin: the region op's qualified name, ``ns::region_<hash>``."""
-    return f"{NAMESPACE}::region_{body.digest()}"
-
-
-def is_plugin_dtype(dtype: torch.dtype) -> bool:
-    """Whether a TensorRT plugin can take or give tensors of this dtype."""
-    return dtype in _TRT_DTYPE_NAMES
-
-
-def trt_dtype_name(dtype: torch.dtype) -> str:
-    """The ``trt.DataType`` member name for a torch dtype ('FLOAT', 'HALF', 'BF16', ...).
-
-    Raises:
-        PluginError: TensorRT has no counterpart usable at a plugin boundary.
-    """
-    if dtype not in _TRT_DTYPE_NAMES:
-        raise PluginError(f"{dtype} has no TensorRT plugin counterpart ({_supported_dtypes()})")
-    return _TRT_DTYPE_NAMES[dtype]
-
-
-def _supported_dtypes() -> str:
-    return "supported: " + ", ".join(str(d).removeprefix("torch.") for d in _TRT_DTYPE_NAMES)
-
-
-def plugin_refusal_reason(body: RegionBody) -> str | None:
-    """Why a region can't become a TensorRT plugin, or None when it can.
-
-    Checks, without TensorRT: every input and output dtype has a TensorRT counterpart, every
-    rank fits TensorRT's dims, and every output dim translates into a TensorRT shape expression.
-    The message names the region and the offending tensor; the lowering pass passes this function
-    as ``accept`` to leave refused regions in the graph (see `pipeline.outline_graph_module`).
-    """
-    name = plugin_id(body)
-    reason = _dtype_reason(body) or _rank_reason(body)
-    if reason is None:
-        reason = untranslatable_reason(
-            [s.shape for s in body.output_specs], [s.shape for s in body.input_specs]
-        )
-    return f"region {name}: {reason}" if reason is not None else None
-
-
-def _boundary(body: RegionBody) -> list[tuple[str, TensorSpec]]:
-    inputs = [(f"input {i} ({s})", s) for i, s in enumerate(body.input_specs)]
-    outputs = [(f"output {i} ({s})", s) for i, s in enumerate(body.output_specs)]
-    return inputs + outputs
-
-
-def _dtype_reason(body: RegionBody) -> str | None:
-    for label, spec in _boundary(body):
-        if not is_plugin_dtype(spec.dtype):
-            return (
-                f"{label} has dtype {spec.dtype}, which a TensorRT plugin can't take at its "
-                f"boundary ({_supported_dtypes()}); keep the op producing it out of the region"
-            )
-    return None
-
-
-def _rank_reason(body: RegionBody) -> str | None:
-    for label, spec in _boundary(body):
-        if len(spec.shape) > MAX_RANK:
-            return f"{label} has rank {len(spec.shape)}; TensorRT dims hold at most {MAX_RANK}"
-    return None
-
-
-def check_pluggable(body: RegionBody) -> None:
-    """Raises PluginError with `plugin_refusal_reason` if the region can't become a plugin."""
-    reason = plugin_refusal_reason(body)
-    if reason is not None:
-        raise PluginError(reason)
 
 
 # --- buffers and the JIT launch (no TensorRT needed) ---------------------------------------------
@@ -169,7 +90,7 @@ class CudaBuffer:
 
     def __post_init__(self) -> None:
         if self.dtype not in _TYPESTRS:
-            raise PluginError(f"no buffer for dtype {self.dtype} ({_supported_dtypes()})")
+            raise PluginError(f"no buffer for dtype {self.dtype} ({supported_dtypes()})")
         if len(self.shape) != len(self.strides):
             raise PluginError(
                 f"buffer shape {self.shape} and strides {self.strides} differ in rank"
@@ -339,11 +260,11 @@ def torch_dtype(trt_data_type: Any) -> torch.dtype:
     """
     import tensorrt as trt
 
-    for dtype, name in _TRT_DTYPE_NAMES.items():
+    for dtype, name in PLUGIN_DTYPE_NAMES.items():
         if getattr(trt.DataType, name) == trt_data_type:
             return dtype
     raise PluginError(
-        f"TensorRT dtype {trt_data_type} is not a plugin dtype ({_supported_dtypes()})"
+        f"TensorRT dtype {trt_data_type} is not a plugin dtype ({supported_dtypes()})"
     )
 
 

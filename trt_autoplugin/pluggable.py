@@ -1,0 +1,138 @@
+"""What a TensorRT plugin can take: the refusals every entry point applies, before TensorRT.
+
+`region_refusal_reason` is the one decision of whether an outlined region may become a plugin.
+`trt_autoplugin.autoplugin`, ``trt-autoplugin analyze`` and the Torch-TensorRT lowering pass all
+call it, so a prediction never counts a region that compiling would leave in PyTorch. Pure: no
+TensorRT, no Torch-TensorRT.
+"""
+
+from collections.abc import Collection
+
+import torch
+
+from .errors import PluginError
+from .outline import NAMESPACE, RegionBody, TensorSpec
+from .shape_expr import untranslatable_reason
+from .support import target_name
+
+# torch dtype -> name of the ``trt.DataType`` member, for every dtype a plugin boundary may carry.
+PLUGIN_DTYPE_NAMES: dict[torch.dtype, str] = {
+    torch.float32: "FLOAT",
+    torch.float16: "HALF",
+    torch.bfloat16: "BF16",
+    torch.int8: "INT8",
+    torch.int32: "INT32",
+    torch.int64: "INT64",
+    torch.bool: "BOOL",
+}
+
+
+# TensorRT's dims are at most trt.Dims.MAX_DIMS long (ShapeExprs refuses more).
+MAX_RANK = 8
+
+
+def plugin_id(body: RegionBody) -> str:
+    """The QDP id of a region's plugin: the region op's qualified name, ``ns::region_<hash>``."""
+    return f"{NAMESPACE}::region_{body.digest()}"
+
+
+def is_plugin_dtype(dtype: torch.dtype) -> bool:
+    """Whether a TensorRT plugin can take or give tensors of this dtype."""
+    return dtype in PLUGIN_DTYPE_NAMES
+
+
+def trt_dtype_name(dtype: torch.dtype) -> str:
+    """The ``trt.DataType`` member name for a torch dtype ('FLOAT', 'HALF', 'BF16', ...).
+
+    Raises:
+        PluginError: TensorRT has no counterpart usable at a plugin boundary.
+    """
+    if dtype not in PLUGIN_DTYPE_NAMES:
+        raise PluginError(f"{dtype} has no TensorRT plugin counterpart ({supported_dtypes()})")
+    return PLUGIN_DTYPE_NAMES[dtype]
+
+
+def supported_dtypes() -> str:
+    """The plugin dtypes, for messages: 'supported: float32, float16, ...'."""
+    return "supported: " + ", ".join(str(d).removeprefix("torch.") for d in PLUGIN_DTYPE_NAMES)
+
+
+def plugin_refusal_reason(body: RegionBody) -> str | None:
+    """Why a region can't become a TensorRT plugin, or None when it can.
+
+    Checks, without TensorRT: every input and output dtype has a TensorRT counterpart, every
+    rank fits TensorRT's dims, and every output dim translates into a TensorRT shape expression.
+    The message names the region and the offending tensor; the lowering pass passes this function
+    as ``accept`` to leave refused regions in the graph (see `pipeline.outline_graph_module`).
+    """
+    name = plugin_id(body)
+    reason = _dtype_reason(body) or _rank_reason(body)
+    if reason is None:
+        reason = untranslatable_reason(
+            [s.shape for s in body.output_specs], [s.shape for s in body.input_specs]
+        )
+    return f"region {name}: {reason}" if reason is not None else None
+
+
+def _boundary(body: RegionBody) -> list[tuple[str, TensorSpec]]:
+    inputs = [(f"input {i} ({s})", s) for i, s in enumerate(body.input_specs)]
+    outputs = [(f"output {i} ({s})", s) for i, s in enumerate(body.output_specs)]
+    return inputs + outputs
+
+
+def _dtype_reason(body: RegionBody) -> str | None:
+    for label, spec in _boundary(body):
+        if not is_plugin_dtype(spec.dtype):
+            return (
+                f"{label} has dtype {spec.dtype}, which a TensorRT plugin can't take at its "
+                f"boundary ({supported_dtypes()}); keep the op producing it out of the region"
+            )
+    return None
+
+
+def _rank_reason(body: RegionBody) -> str | None:
+    for label, spec in _boundary(body):
+        if len(spec.shape) > MAX_RANK:
+            return f"{label} has rank {len(spec.shape)}; TensorRT dims hold at most {MAX_RANK}"
+    return None
+
+
+def check_pluggable(body: RegionBody) -> None:
+    """Raises PluginError with `plugin_refusal_reason` if the region can't become a plugin."""
+    reason = plugin_refusal_reason(body)
+    if reason is not None:
+        raise PluginError(reason)
+
+
+def executed_ops_reason(body: RegionBody, torch_executed_ops: Collection[object]) -> str | None:
+    """Why a region must stay in PyTorch because the user listed one of its ops, or None.
+
+    ``torch_executed_ops`` asks for ops to run in PyTorch, outside TensorRT; a plugin would run
+    them inside an engine, so a region holding one is left in the graph. Entries may be ops or
+    their names, as Torch-TensorRT accepts ('torch.ops.aten.lgamma.default' or
+    'aten.lgamma.default').
+    """
+    objects = {o for o in torch_executed_ops if not isinstance(o, str)}
+    names = {o for o in torch_executed_ops if isinstance(o, str)}
+    for node in body.graph_module.graph.nodes:
+        if node.op != "call_function":
+            continue
+        name = target_name(node.target)
+        if node.target in objects or name in names or f"torch.ops.{name}" in names:
+            return f"it contains {name}, listed in torch_executed_ops"
+    return None
+
+
+def region_refusal_reason(
+    body: RegionBody, *, torch_executed_ops: Collection[object] = ()
+) -> str | None:
+    """Why a region stays in PyTorch instead of becoming a plugin, or None when it can be one.
+
+    Args:
+        body: the proposed region's body.
+        torch_executed_ops: ops the user asked to run in PyTorch (Torch-TensorRT's setting).
+
+    Returns:
+        `plugin_refusal_reason` or `executed_ops_reason`, the first that applies.
+    """
+    return plugin_refusal_reason(body) or executed_ops_reason(body, torch_executed_ops)
