@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import examples
+from .converter import is_torch_tensorrt_available
 from .errors import AutopluginError
 from .lowering import implementations
 from .pipeline import autoplugin
-from .report import rich_renderables
+from .report import Report, rich_renderables
 from .support import SnapshotSupport, SupportOracle, default_support
 
 # Shows both paths: a region outlined and a data-dependent node refused with its reason.
@@ -39,7 +40,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="predict from the shipped snapshot even where torch_tensorrt imports",
     )
-    analyze.add_argument("--min-block-size", type=int, default=5)
+    analyze.add_argument(
+        "--min-block-size",
+        type=_positive_int,
+        default=5,
+        help="Torch-TensorRT's min_block_size: engines with fewer ops run in PyTorch (default 5)",
+    )
+    analyze.add_argument(
+        "--no-dryrun",
+        action="store_true",
+        help="where torch_tensorrt imports, don't run its own dryrun beside the prediction",
+    )
     analyze.add_argument(
         "--aot",
         action="store_true",
@@ -50,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser("compile", help="compile with Torch-TensorRT (needs TensorRT)")
     _add_program_arguments(compile_)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _add_program_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +102,9 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
         result = autoplugin(ep, support=oracle, min_block_size=args.min_block_size)
         progress.advance(task)
         report = result.report
+        if not args.no_dryrun and is_torch_tensorrt_available():
+            progress.update(task, description="running Torch-TensorRT's own dryrun")
+            report = _with_dryrun(report, ep, args.min_block_size)
         if args.aot:
             progress.update(task, description="compiling and checking AOT kernels")
             _, entries = implementations(result.regions, aot=True)
@@ -96,6 +117,18 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
     if args.markdown:
         args.markdown.write_text(report.to_markdown())
     return 0
+
+
+def _with_dryrun(report: Report, ep: torch.export.ExportedProgram, min_block_size: int) -> Report:
+    """The report with Torch-TensorRT's own dryrun numbers, or why they are absent."""
+    from .lowering import torch_tensorrt_dryrun
+
+    try:
+        dryrun = torch_tensorrt_dryrun(ep, min_block_size=min_block_size)
+    except (AutopluginError, RuntimeError, ValueError, TypeError, AttributeError) as e:
+        reason = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+        return dataclasses.replace(report, torch_tensorrt_dryrun_error=reason)
+    return dataclasses.replace(report, torch_tensorrt_dryrun=dryrun)
 
 
 def _examples(console: Console) -> int:

@@ -10,7 +10,7 @@ convertible. ``torch_tensorrt`` is imported inside functions only.
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -18,9 +18,11 @@ import torch.fx
 
 from .aot import aot_or_reason
 from .converter import RegionHandle, register_region, require_torch_tensorrt
+from .errors import AutopluginError
 from .outline import OutlinedRegion
+from .partition import Segments
 from .pipeline import GraphOutcome, outline_graph_module
-from .report import ImplementationEntry, NodeEntry
+from .report import DryrunSegments, ImplementationEntry, NodeEntry
 from .support import SupportOracle, TorchTensorRTSupport
 
 logger = logging.getLogger(__name__)
@@ -337,3 +339,100 @@ def _summary(
     engines, graph_breaks = segment_counts(module)
     report = CompileReport(engines, graph_breaks, tuple(r.name for r in regions), left)
     return regions, report
+
+
+# --- Torch-TensorRT's own dryrun -----------------------------------------------------------------
+
+
+def input_specs(ep: torch.export.ExportedProgram) -> list[Any]:
+    """A ``torch_tensorrt.Input`` per user input, each dynamic dim over its export range.
+
+    Ranges start at 1 (a TensorRT optimization profile holds no empty dim; Torch-TensorRT raises a
+    minimum of 0 to 1 too); the optimum is the export's example size.
+
+    Raises:
+        AutopluginError: an input is not a tensor, or a dynamic dim has no upper bound (TensorRT
+            needs one: export with ``Dim(..., max=...)``).
+    """
+    require_torch_tensorrt()
+    import torch_tensorrt
+
+    user_inputs = set(ep.graph_signature.user_inputs)
+    specs = []
+    for node in ep.graph.nodes:
+        if node.op != "placeholder" or node.name not in user_inputs:
+            continue
+        value = node.meta.get("val")
+        if not isinstance(value, torch.Tensor):
+            raise AutopluginError(f"input {node.name} is {type(value).__name__}, not a tensor")
+        low, opt, high = zip(
+            *(_dim_range(ep, node.name, size) for size in value.shape), strict=True
+        )
+        specs.append(
+            torch_tensorrt.Input(min_shape=low, opt_shape=opt, max_shape=high, dtype=value.dtype)
+        )
+    return specs
+
+
+def _dim_range(
+    ep: torch.export.ExportedProgram, name: str, size: int | torch.SymInt
+) -> tuple[int, int, int]:
+    if not isinstance(size, torch.SymInt):
+        return int(size), int(size), int(size)
+    bounds = ep.range_constraints.get(size.node.expr)
+    if bounds is None or not bounds.upper.is_finite:
+        raise AutopluginError(
+            f"input {name}: dim {size} has no upper bound, which a TensorRT optimization profile "
+            "needs; export with torch.export.Dim(..., max=...)"
+        )
+    low, high = max(int(bounds.lower), 1), int(bounds.upper)
+    hint = size.node.hint
+    return low, min(max(int(hint) if hint is not None else low, low), high), high
+
+
+def torch_tensorrt_dryrun(
+    ep: torch.export.ExportedProgram,
+    *,
+    min_block_size: int = 5,
+    torch_executed_ops: Collection[object] = (),
+) -> DryrunSegments:
+    """Torch-TensorRT's own partition of ``ep``, without the pass and with it (its dryrun).
+
+    Runs ``torch_tensorrt.dynamo.compile(..., dryrun=True)`` twice: lowering passes, converter
+    registry and partitioner run for real, nothing is built. The pass is registered for the
+    second run only and left as the caller had it.
+
+    Raises:
+        MissingDependencyError: ``torch_tensorrt`` does not import.
+        AutopluginError: the program's inputs can't be described to Torch-TensorRT.
+    """
+    require_torch_tensorrt()
+    import copy
+
+    import torch_tensorrt
+
+    specs = input_specs(ep)
+    was_registered = lowering_pass in _post_lowering_passes()
+
+    def partitioned() -> Segments:
+        # compile() runs its pre-lowering passes on the program in place: give it a copy.
+        module = torch_tensorrt.dynamo.compile(
+            copy.deepcopy(ep),
+            arg_inputs=specs,
+            dryrun=True,
+            min_block_size=min_block_size,
+            torch_executed_ops=set(torch_executed_ops),
+            # No engine is built in a dryrun; this spares it the GPU memory query.
+            offload_module_to_cpu=True,
+        )
+        return Segments(*segment_counts(module))
+
+    unregister_lowering_pass()
+    try:
+        before = partitioned()
+        register_lowering_pass()
+        after = partitioned()
+    finally:
+        if not was_registered:
+            unregister_lowering_pass()
+    return DryrunSegments(torch_tensorrt.__version__, min_block_size, before, after)

@@ -64,8 +64,30 @@ class ImplementationEntry:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DryrunSegments:
+    """What Torch-TensorRT's own dryrun partitioned, without the pass and with it.
+
+    Attributes:
+        version: the Torch-TensorRT release that ran.
+        min_block_size: the setting it ran with.
+        before: engines and PyTorch segments without the pass.
+        after: with the pass registered.
+    """
+
+    version: str
+    min_block_size: int
+    before: Segments
+    after: Segments
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Report:
-    """Everything the pass decided, ready to render."""
+    """Everything the pass decided, ready to render.
+
+    ``before`` and ``after`` are predictions; ``torch_tensorrt_dryrun`` holds Torch-TensorRT's
+    own numbers when it ran (``trt-autoplugin analyze`` runs it where ``torch_tensorrt``
+    imports), and ``torch_tensorrt_dryrun_error`` why it could not run, if it was tried.
+    """
 
     oracle: str
     regions: tuple[RegionEntry, ...]
@@ -74,6 +96,8 @@ class Report:
     before: Segments
     after: Segments
     implementations: tuple[ImplementationEntry, ...] = ()
+    torch_tensorrt_dryrun: DryrunSegments | None = None
+    torch_tensorrt_dryrun_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -139,10 +163,7 @@ def _markdown_lines(report: Report) -> list[str]:
         "",
         f"Support answered by: {report.oracle}.",
         "",
-        "| | TensorRT engines | PyTorch segments (graph breaks) |",
-        "|---|---|---|",
-        f"| before | {report.before.tensorrt} | {report.before.pytorch} |",
-        f"| after | {report.after.tensorrt} | {report.after.pytorch} |",
+        *_markdown_segments(report),
         "",
         f"## Regions ({len(report.regions)})",
         "",
@@ -163,8 +184,27 @@ def _markdown_lines(report: Report) -> list[str]:
     lines += ["", f"## Left in the graph ({len(report.left_in_graph)})", ""]
     lines += _node_table(report.left_in_graph)
     if report.conditional:
-        lines += ["", "## Native only if a capability validator accepts them", ""]
+        lines += ["", "## Native if Torch-TensorRT accepts them when compiling", ""]
         lines += _node_table(report.conditional)
+    return lines
+
+
+def _segment_rows(report: Report) -> list[tuple[str, Segments]]:
+    """(label, segments) rows: the prediction, then Torch-TensorRT's dryrun where it ran."""
+    rows = [("before (predicted)", report.before), ("after (predicted)", report.after)]
+    dryrun = report.torch_tensorrt_dryrun
+    if dryrun is not None:
+        label = f"Torch-TensorRT {dryrun.version} dryrun"
+        rows += [(f"before ({label})", dryrun.before), (f"after ({label})", dryrun.after)]
+    return rows
+
+
+def _markdown_segments(report: Report) -> list[str]:
+    lines = ["| | TensorRT engines | PyTorch segments (graph breaks) |", "|---|---|---|"]
+    for label, segments in _segment_rows(report):
+        lines.append(f"| {label} | {segments.tensorrt} | {segments.pytorch} |")
+    if report.torch_tensorrt_dryrun_error:
+        lines += ["", f"Torch-TensorRT's dryrun did not run: {report.torch_tensorrt_dryrun_error}"]
     return lines
 
 
@@ -179,14 +219,22 @@ def _node_table(entries: Sequence[NodeEntry]) -> list[str]:
 
 def rich_renderables(report: Report) -> list[Any]:
     """Tables for ``rich.console.Console.print``."""
+    from rich.markup import escape
     from rich.table import Table
 
-    segments = Table(title=f"Predicted segments ({report.oracle})")
+    segments = Table(
+        title=f"Segments (predicted by the {report.oracle})",
+        caption=(
+            escape(f"Torch-TensorRT's dryrun did not run: {report.torch_tensorrt_dryrun_error}")
+            if report.torch_tensorrt_dryrun_error
+            else None
+        ),
+    )
     segments.add_column("")
     segments.add_column("TensorRT engines", justify="right")
     segments.add_column("PyTorch segments (graph breaks)", justify="right")
-    segments.add_row("before", str(report.before.tensorrt), str(report.before.pytorch))
-    segments.add_row("after", str(report.after.tensorrt), str(report.after.pytorch))
+    for label, counts in _segment_rows(report):
+        segments.add_row(label, str(counts.tensorrt), str(counts.pytorch))
 
     regions = Table(title=f"Regions outlined into plugins ({len(report.regions)})")
     for column in ("op", "nodes", "targets", "inputs", "outputs"):
@@ -205,7 +253,7 @@ def rich_renderables(report: Report) -> list[Any]:
     tables.append(_rich_nodes("Left in the graph", report.left_in_graph))
     if report.conditional:
         tables.append(
-            _rich_nodes("Native only if a capability validator accepts them", report.conditional)
+            _rich_nodes("Native if Torch-TensorRT accepts them when compiling", report.conditional)
         )
     return tables
 

@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import traceback
+from pathlib import Path
 
 import torch
 
@@ -148,7 +149,9 @@ def run_model(name: str, min_block_sizes: list[int]) -> dict:
             row["with_pass"] = _dryrun(ep, specs, size)
         finally:
             handle.destroy()
-        row["live_prediction"] = _prediction(trt_autoplugin.autoplugin(ep, min_block_size=size).report)
+        row["live_prediction"] = _prediction(
+            trt_autoplugin.autoplugin(ep, min_block_size=size).report
+        )
         row["snapshot_prediction"] = _prediction(
             trt_autoplugin.autoplugin(ep, support=SnapshotSupport(), min_block_size=size).report
         )
@@ -172,20 +175,62 @@ def real_compile_error(name: str) -> str:
     return "no error: a compile without TensorRT returned a module"
 
 
+def standin_answers() -> dict:
+    """What the stand-in says to the probes Torch-TensorRT and we make."""
+    import importlib
+
+    import tensorrt
+
+    try:
+        importlib.import_module("tensorrt.plugin")
+        plugin = "imports"
+    except ImportError as e:
+        plugin = f"{type(e).__name__}: {e}"
+    try:
+        tensorrt.Builder  # noqa: B018 - the access is the probe
+        builder = "present"
+    except AttributeError as e:
+        builder = f"{type(e).__name__}: {e}"
+    return {
+        "version": tensorrt.__version__,
+        "hasattr_builder": hasattr(tensorrt, "Builder"),
+        "builder": builder,
+        "plugin": plugin,
+    }
+
+
+def analyze_json(name: str, folder: str) -> dict:
+    """``trt-autoplugin analyze --example NAME --json F`` run here, where torch_tensorrt imports."""
+    from trt_autoplugin import cli
+
+    path = f"{folder}/analyze-{name}.json"
+    code = cli.main(["analyze", "--example", name, "--json", path])
+    with open(path) as f:
+        return {"exit_code": code, "report": json.load(f)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", required=True)
     parser.add_argument("--min-block-sizes", nargs="+", type=int, default=[1, 5])
     parser.add_argument("--real-compile", default=None, help="a model to compile for real")
+    parser.add_argument("--analyze", nargs="*", default=[], help="examples to run analyze on")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     result: dict = {
         "torch": torch.__version__,
         "torch_tensorrt": torch_tensorrt.__version__,
         "cuda": torch.cuda.is_available(),
+        "standin": standin_answers(),
         "models": {},
+        "analyze": {},
         "errors": {},
     }
+    for name in args.analyze:
+        try:
+            result["analyze"][name] = analyze_json(name, str(Path(args.out).parent))
+        except Exception:  # noqa: BLE001 - reported, so one failure hides no other
+            result["errors"][f"analyze {name}"] = traceback.format_exc()
     for name in args.models:
         try:
             result["models"][name] = run_model(name, args.min_block_sizes)

@@ -1,0 +1,150 @@
+"""Torch-TensorRT's own pipeline judges the pass: its dryrun, with our pass registered publicly.
+
+What is real: Torch-TensorRT's lowering passes (``constant_fold``, ``complex_graph_detection``...,
+ours registered only through `trt_autoplugin.register_lowering_pass`), its live converter registry
+(capability validators, dynamic-shape checks, ``torch_executed_ops``), both its partitioners and
+its dryrun report, in the release matching the installed torch (2.13 on CPU machines, 2.11 on the
+GPU machine). What is not: TensorRT. Its libraries can't be installed here, so ``tensorrt`` is an
+import-only stand-in (``tests/dryrun/standin``) and no engine is built, no plugin layer created,
+no converter run. These tests prove how Torch-TensorRT partitions the rewritten graph (engines,
+PyTorch segments, unsupported ops), not that TensorRT accepts the plugins.
+
+Everything runs in one subprocess (``tests/dryrun/runner.py``) so that no test of this process
+can import the stand-in. ``tests/dryrun/environment.py`` says how that process is set up.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from trt_autoplugin import examples
+
+sys.path.insert(0, str(Path(__file__).parent / "dryrun"))
+import environment  # noqa: E402
+import models  # noqa: E402
+
+EXAMPLES = examples.example_names()
+MODELS = tuple(models.MODELS)
+SIZES = (1, 5)  # min_block_size: every node its own engine candidate, and the default
+
+# Torch-TensorRT's (engines, PyTorch segments) with the pass. Everything becomes one engine but
+# data_dependent: masked_select's output size depends on the data, so it stays in PyTorch (at
+# min_block_size 5 the 3-op block after it is merged into PyTorch too).
+_KEPT = {("data_dependent", 1): (2, 1), ("data_dependent", 5): (1, 1)}
+
+
+def _expected_with_pass(name: str, size: int) -> tuple[int, int]:
+    return _KEPT.get((name, size), (1, 0))
+
+
+@pytest.fixture(scope="module")
+def dryrun(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    version = environment.torch_tensorrt_version()
+    if version is None:
+        pytest.skip(f"no Torch-TensorRT release is built for torch {torch.__version__}")
+    out = tmp_path_factory.mktemp("dryrun") / "result.json"
+    command = [
+        sys.executable, str(environment.RUNNER),
+        "--models", *EXAMPLES, *MODELS,
+        "--min-block-sizes", *map(str, SIZES),
+        "--real-compile", "distribution",
+        "--analyze", "spectral", "data_dependent",
+        "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command,
+        env=environment.subprocess_environment(version),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if done.returncode != 0 or not out.is_file():
+        pytest.fail(f"the dryrun runner failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(out.read_text())
+
+
+def _row(dryrun: dict, name: str, size: int) -> dict:
+    assert name not in dryrun["errors"], dryrun["errors"][name]
+    return dryrun["models"][name][str(size)]
+
+
+def _segments(result: dict) -> tuple[int, int]:
+    return result["engines"], result["torch_segments"]
+
+
+def test_it_is_torch_tensorrt_for_this_torch_over_the_stand_in(dryrun: dict) -> None:
+    assert dryrun["torch_tensorrt"] == environment.torch_tensorrt_version()
+    standin = dryrun["standin"]
+    assert standin["plugin"].startswith("ModuleNotFoundError")
+    assert not standin["hasattr_builder"]
+    assert "TensorRT is not installed: tensorrt.Builder" in standin["builder"]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", EXAMPLES + MODELS)
+def test_with_the_pass_torch_tensorrt_builds_one_engine(dryrun: dict, name: str, size: int) -> None:
+    row = _row(dryrun, name, size)
+    assert _segments(row["with_pass"]) == _expected_with_pass(name, size), row["with_pass"]
+    without = _segments(row["without_pass"])
+    assert without != (1, 0), f"{name} needs no pass: it tests nothing"
+    if _expected_with_pass(name, size) == (1, 0):
+        assert row["with_pass"]["unsupported_ops"] == {}
+
+
+def test_masked_select_is_what_stays_in_pytorch(dryrun: dict) -> None:
+    for size in SIZES:
+        row = _row(dryrun, "data_dependent", size)
+        assert row["with_pass"]["unsupported_ops"] == {"torch.ops.aten.masked_select.default": 1}
+        (left,) = row["live_prediction"]["left_in_graph"]
+        assert left[1] == "aten.masked_select.default" and "data-dependent" in left[2]
+
+
+@pytest.mark.parametrize("oracle", ["live_prediction", "snapshot_prediction"])
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", EXAMPLES + MODELS)
+def test_predictions_equal_torch_tensorrts_numbers(
+    dryrun: dict, name: str, size: int, oracle: str
+) -> None:
+    row = _row(dryrun, name, size)
+    prediction = row[oracle]
+    assert tuple(prediction["before"]) == _segments(row["without_pass"]), prediction["oracle"]
+    assert tuple(prediction["after"]) == _segments(row["with_pass"]), prediction["oracle"]
+
+
+@pytest.mark.parametrize("name", ["spectral", *[m for m in MODELS if "filter" in m]])
+def test_an_fft_chain_is_one_region(dryrun: dict, name: str) -> None:
+    for size in SIZES:
+        regions = _row(dryrun, name, size)["live_prediction"]["regions"]
+        holding_fft = [r for r in regions if any("_fft_" in target for target in r)]
+        assert len(holding_fft) == 1, regions
+        targets = set(holding_fft[0])
+        assert {"aten._fft_r2c.default", "aten._fft_c2r.default"} <= targets
+
+
+def test_a_real_compile_without_tensorrt_stops_at_the_builder(dryrun: dict) -> None:
+    error = dryrun["real_compile_error"]
+    assert "TensorRT is not installed: tensorrt.Builder" in error, error
+
+
+@pytest.mark.parametrize("name", ["spectral", "data_dependent"])
+def test_analyze_shows_torch_tensorrts_own_numbers(dryrun: dict, name: str) -> None:
+    assert f"analyze {name}" not in dryrun["errors"], dryrun["errors"].get(f"analyze {name}")
+    answer = dryrun["analyze"][name]
+    assert answer["exit_code"] == 0
+    report = answer["report"]
+    row = _row(dryrun, name, 5)  # analyze uses Torch-TensorRT's default min_block_size
+    measured = report["torch_tensorrt_dryrun"]
+    assert measured["version"] == dryrun["torch_tensorrt"] and measured["min_block_size"] == 5
+
+    def pair(segments: dict) -> tuple[int, int]:
+        return segments["tensorrt"], segments["pytorch"]
+
+    assert pair(measured["before"]) == _segments(row["without_pass"])
+    assert pair(measured["after"]) == _segments(row["with_pass"])
+    assert pair(report["before"]) == pair(measured["before"])
+    assert pair(report["after"]) == pair(measured["after"])
