@@ -16,9 +16,12 @@ import torch
 
 from trt_autoplugin import snapshot_build
 from trt_autoplugin.errors import SupportError
+from trt_autoplugin.snapshot import snapshot_from_json
 
 VERSION = "2.13.0"
-WHEEL_VARIABLE = "TRT_AUTOPLUGIN_TTRT_WHEEL"
+SUPPORTED = ("2.11.0", "2.12.0", "2.13.0", "2.14.0")
+# A directory holding torch_tensorrt-<version>-*.whl for the releases to regenerate and compare.
+WHEEL_DIRECTORY_VARIABLE = "TRT_AUTOPLUGIN_TTRT_WHEELS"
 TOP_LEVEL_KEYS = [
     "format",
     "torch_tensorrt_version",
@@ -26,6 +29,7 @@ TOP_LEVEL_KEYS = [
     "torch_version_used_to_resolve",
     "converters",
     "decompositions",
+    "operator_support",
     "unresolved",
 ]
 ENTRY_FIELDS = {
@@ -45,18 +49,28 @@ ENTRY_FIELDS = {
 SOURCE_PATTERN = re.compile(r"^[\w/]+\.py:\d+$")
 
 
+def _shipped(version: str) -> dict[str, Any]:
+    return json.loads(snapshot_build.snapshot_path(version).read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="module")
 def shipped() -> dict[str, Any]:
-    return json.loads(snapshot_build.snapshot_path(VERSION).read_text(encoding="utf-8"))
+    return _shipped(VERSION)
 
 
-# (a) The shipped snapshot
+@pytest.fixture(scope="module", params=SUPPORTED)
+def each_shipped(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return _shipped(request.param)
 
 
-def test_shipped_snapshot_has_the_schema(shipped: dict[str, Any]) -> None:
+# (a) The shipped snapshots
+
+
+def test_shipped_snapshot_has_the_schema(each_shipped: dict[str, Any]) -> None:
+    shipped = each_shipped
     assert list(shipped) == TOP_LEVEL_KEYS
-    assert shipped["format"] == 1
-    assert shipped["torch_tensorrt_version"] == VERSION
+    assert shipped["format"] == snapshot_build.FORMAT
+    assert snapshot_build.snapshot_path(shipped["torch_tensorrt_version"]).is_file()
     assert shipped["generated_from"] in ("static", "import")
     assert isinstance(shipped["torch_version_used_to_resolve"], str)
     assert list(shipped["converters"]) == sorted(shipped["converters"])
@@ -70,9 +84,18 @@ def test_shipped_snapshot_has_the_schema(shipped: dict[str, Any]) -> None:
     for names in shipped["decompositions"].values():
         assert names == sorted(set(names))
         assert all(isinstance(name, str) for name in names)
+    checks = shipped["operator_support"]
+    assert SOURCE_PATTERN.match(checks["source"]), checks
+    assert {type(checks[k]) for k in checks if k != "source"} == {bool}
     for record in shipped["unresolved"]:
         assert SOURCE_PATTERN.match(record["source"]), record
         assert {"source", "expression", "kind", "reason"} <= set(record)
+    # Every registration resolves; what stays unresolved is runtime-only or names an op the
+    # resolving torch cannot decompose.
+    runtime = [r for r in shipped["unresolved"] if r["kind"] == "converter"]
+    assert [r["reason"].split(",")[0] for r in runtime] == [
+        "registered inside '_generate_plugin_converter()'"
+    ]
 
 
 def test_shipped_snapshot_matches_the_reference(shipped: dict[str, Any]) -> None:
@@ -116,6 +139,31 @@ def test_shipped_snapshot_records_conditional_and_runtime_registrations(
     ]
 
 
+def test_releases_differ_where_the_sources_do() -> None:
+    old, new = _shipped("2.11.0"), _shipped("2.13.0")
+    # 2.11 keys its NCCL converters by plain functions, 2.12 on by tensorrt:: custom ops.
+    passes = "torch_tensorrt.dynamo.lowering.passes.fuse_distributed_ops"
+    (gather,) = old["converters"][f"{passes}.tensorrt_fused_nccl_all_gather_op"]
+    assert gather["condition"] == "ENABLED_FEATURES.trtllm_for_nccl"
+    assert gather["known_to_torch"] is False
+    assert "tensorrt.fused_nccl_all_gather.default" in new["converters"]
+    assert not [t for t in new["converters"] if t.startswith(passes)]
+    # Converters added later: operator.neg and sym_min in 2.13, glu in 2.14.
+    for target in ("_operator.neg", "torch.sym_min"):
+        assert target not in old["converters"] and target in new["converters"]
+    assert "aten.glu.default" in _shipped("2.14.0")["converters"]
+    assert [e["validator"] for e in old["converters"]["aten.cumsum.default"]] == ["refit_validator"]
+    assert [e["validator"] for e in new["converters"]["aten.cumsum.default"]] == [
+        "cumsum_validator"
+    ]
+    # TorchTensorRTOperatorSupport: 2.11 checks neither complex dtypes nor the data-dependent
+    # fallback; 2.13 checks both.
+    assert old["operator_support"]["rejects_complex_dtypes"] is False
+    assert old["operator_support"]["honors_fallback_data_dependent_ops"] is False
+    assert new["operator_support"]["rejects_complex_dtypes"] is True
+    assert new["operator_support"]["honors_fallback_data_dependent_ops"] is True
+
+
 # (b) The static reader on synthetic source trees
 
 GROUPS = """
@@ -125,6 +173,36 @@ torch_enabled_decompositions = {aten.addcmul, aten.arange.default}
 torch_disabled_decompositions = {aten._softmax.default}
 """
 NO_TRT_DECOMPOSITIONS = "import torch\n"
+# TorchTensorRTOperatorSupport as 2.11 wrote it (registry lookup only), 2.12 (complex check
+# first) and 2.13 (the data-dependent fallback too).
+PARTITIONER_2_11 = """
+class TorchTensorRTOperatorSupport(OperatorSupport):
+    def is_node_supported(self, submodules, node):
+        node_name = ConverterRegistry.qualified_name_or_str(node.target)
+        return node in CONVERTERS and node_name not in self.torch_executed_ops
+"""
+PARTITIONER_2_12 = """
+class TorchTensorRTOperatorSupport(OperatorSupport):
+    @staticmethod
+    def _has_complex_dtype(node):
+        return False
+
+    def is_node_supported(self, submodules, node):
+        if self._has_complex_dtype(node):
+            return False
+        return node in CONVERTERS
+"""
+PARTITIONER_2_13 = """
+class TorchTensorRTOperatorSupport(OperatorSupport):
+    def is_node_supported(self, submodules, node):
+        if self._has_complex_dtype(node):
+            return False
+        settings = CONVERTERS.compilation_settings
+        if settings.fallback_data_dependent_ops and self._requires_output_allocator(node):
+            return False
+        return node in CONVERTERS
+"""
+PARTITIONER_FILE = "dynamo/partitioning/_global_partitioner.py"
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:
@@ -133,6 +211,7 @@ def write_tree(root: Path, files: Mapping[str, str]) -> Path:
         "_version.py": f'__version__ = "{VERSION}"\n',
         "dynamo/lowering/_decomposition_groups.py": GROUPS,
         "dynamo/lowering/_decompositions.py": NO_TRT_DECOMPOSITIONS,
+        PARTITIONER_FILE: PARTITIONER_2_13,
     }
     for relative, text in {**defaults, **files}.items():
         path = root / "torch_tensorrt" / relative
@@ -362,6 +441,92 @@ def test_names_imported_from_the_package_and_conditions(tmp_path: Path) -> None:
     assert neg["condition"] == "no exception from: import modelopt"
 
 
+def test_functions_defined_in_the_package_are_keys(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path,
+        {
+            "dynamo/lowering/passes/fuse.py": """
+                import torch
+
+                def fused_gather(inp, group_size, group_name):
+                    return inp
+
+                @torch.library.custom_op("tensorrt::fused", mutates_args=())
+                def fused_custom(inp):
+                    return inp
+
+                class Fused:
+                    pass
+            """,
+            "dynamo/conversion/converters.py": """
+                from torch_tensorrt.dynamo.lowering.passes.fuse import (
+                    Fused,
+                    fused_custom,
+                    fused_gather,
+                )
+                from ..lowering.passes import fuse
+
+                if ENABLED_FEATURES.trtllm_for_nccl:
+                    @dynamo_tensorrt_converter(fused_gather)
+                    def gather(ctx, target, args, kwargs, name): ...
+
+                @dynamo_tensorrt_converter(fuse.fused_gather, supports_dynamic_shapes=True)
+                def gather_again(ctx, target, args, kwargs, name): ...
+
+                @dynamo_tensorrt_converter(fused_custom)
+                def custom(ctx, target, args, kwargs, name): ...
+
+                @dynamo_tensorrt_converter(Fused)
+                def klass(ctx, target, args, kwargs, name): ...
+
+                @dynamo_tensorrt_converter(fused_gather.attribute)
+                def attribute(ctx, target, args, kwargs, name): ...
+            """,
+        },
+    )
+    snapshot = snapshot_build.static_snapshot(snapshot_build.source_tree_from_directory(root))
+    first, second = snapshot["converters"][
+        "torch_tensorrt.dynamo.lowering.passes.fuse.fused_gather"
+    ]
+    assert first["condition"] == "ENABLED_FEATURES.trtllm_for_nccl"
+    assert first["known_to_torch"] is False
+    assert second["supports_dynamic_shapes"] is True
+    reasons = {r["expression"]: r["reason"] for r in snapshot["unresolved"]}
+    assert "decorated function" in reasons["fused_custom"]
+    assert "is a class" in reasons["Fused"]
+    assert "attribute 'attribute' of the function" in reasons["fused_gather.attribute"]
+
+
+@pytest.mark.parametrize(
+    ("source", "complex_", "fallback", "line"),
+    [
+        pytest.param(PARTITIONER_2_11, False, False, 3, id="2.11"),
+        pytest.param(PARTITIONER_2_12, True, False, 7, id="2.12"),
+        pytest.param(PARTITIONER_2_13, True, True, 3, id="2.13"),
+    ],
+)
+def test_operator_support_checks(source: str, complex_: bool, fallback: bool, line: int) -> None:
+    checks, unresolved = snapshot_build.operator_support_checks(textwrap.dedent(source))
+    assert unresolved == []
+    assert checks == {
+        "source": f"{PARTITIONER_FILE}:{line}",
+        "rejects_complex_dtypes": complex_,
+        "honors_fallback_data_dependent_ops": fallback,
+    }
+
+
+def test_missing_operator_support_is_unresolved(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {PARTITIONER_FILE: "class Other:\n    pass\n"})
+    snapshot = snapshot_build.static_snapshot(snapshot_build.source_tree_from_directory(root))
+    assert snapshot["operator_support"] is None
+    (record,) = [r for r in snapshot["unresolved"] if r["kind"] == "operator_support"]
+    assert "TorchTensorRTOperatorSupport.is_node_supported" in record["reason"]
+    with pytest.raises(SupportError, match="does not record"):
+        snapshot_from_json(snapshot)
+    checks, _ = snapshot_build.operator_support_checks(None)
+    assert checks is None
+
+
 def test_decomposition_sets(tmp_path: Path) -> None:
     root = write_tree(
         tmp_path,
@@ -451,7 +616,9 @@ def test_main_writes_the_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[
     output = tmp_path / "out" / "snapshot.json"
     assert snapshot_build.main(["--source", str(root), "--output", str(output)]) == 0
     assert json.loads(output.read_text(encoding="utf-8"))["torch_tensorrt_version"] == VERSION
-    assert "0 converter targets" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "0 converter targets" in printed
+    assert "rejects complex dtypes, honors fallback_data_dependent_ops" in printed
     assert snapshot_build.main(["--source", str(tmp_path / "nowhere")]) == 2
 
 
@@ -495,13 +662,17 @@ def test_live_converters_use_the_same_entry_shape() -> None:
     assert converters["aten.matmul"][0]["packet_overloads"] == ["default", "out"]
 
 
-# (c) The shipped snapshot is what the generator makes of the real wheel
+# (c) The shipped snapshots are what the generator makes of the real wheels
 
 
-def test_shipped_snapshot_regenerates_from_the_wheel(shipped: dict[str, Any]) -> None:
-    wheel = os.environ.get(WHEEL_VARIABLE)
-    if not wheel or not Path(wheel).is_file():
-        pytest.skip(f"set {WHEEL_VARIABLE} to the torch_tensorrt-{VERSION} wheel to compare")
+def test_shipped_snapshot_regenerates_from_the_wheel(each_shipped: dict[str, Any]) -> None:
+    shipped = each_shipped
+    version = shipped["torch_tensorrt_version"]
+    directory = Path(os.environ.get(WHEEL_DIRECTORY_VARIABLE, "/nonexistent"))
+    wheels = sorted(directory.glob(f"torch_tensorrt-{version}-*.whl"))
+    if not wheels:
+        pytest.skip(f"set {WHEEL_DIRECTORY_VARIABLE} to a directory with the {version} wheel")
+    wheel = wheels[0]
     resolved_with = shipped["torch_version_used_to_resolve"].split("+")[0]
     if torch.__version__.split("+")[0] != resolved_with:
         pytest.skip(

@@ -102,7 +102,7 @@ class LiveRegistry:
 
         target = node.target
         # Our own check, not TorchTensorRTOperatorSupport._has_complex_dtype: that private
-        # method exists only from Torch-TensorRT 2.13 on.
+        # method exists only from Torch-TensorRT 2.12 on.
         if has_complex_values(node):
             return "complex tensors (TensorRT has no complex type)"
         if target in self.settings.torch_executed_ops:

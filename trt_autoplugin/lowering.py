@@ -2,7 +2,7 @@
 
 Torch-TensorRT runs post-lowering passes as ``pass(gm, settings) -> gm`` on the decomposed
 ``ExportedProgram.module()``, then partitions. `lowering_pass` runs just before Torch-TensorRT's
-``complex_graph_detection`` (see `_RUN_BEFORE`): it outlines what the live converter registry
+complex rewrite (see `_RUN_BEFORE`): it outlines what the live converter registry
 rejects (under the same settings) into region ops and registers a converter (and, where
 ``tensorrt.plugin`` imports, a TensorRT plugin) for each, so the partitioner finds every node
 convertible. ``torch_tensorrt`` is imported inside functions only.
@@ -150,19 +150,21 @@ def _post_lowering_passes() -> list[LoweringPass]:
     return ATEN_POST_LOWERING_PASSES.passes
 
 
-# The post-lowering pass our pass must precede. Torch-TensorRT's ``constant_fold`` (earlier in
-# the list) freezes ``view_as_complex(parameter)`` into a complex constant; this pass then
-# rewrites complex subgraphs into real arithmetic, and crashes on an FFT chain it can't rewrite
-# (2.13: "The size of tensor a (8) must match the size of tensor b (6)"). Outlining first hands
-# it a graph whose FFT chains are already region ops, with complex constants entering as real
-# views. It is in the list of every release we support (2.11-2.14).
-_RUN_BEFORE = "complex_graph_detection"
+# The post-lowering pass our pass must precede: Torch-TensorRT's complex rewrite, named
+# ``complex_graph_detection`` in 2.11-2.13 and ``complex_lowering_pass`` in 2.14 (which picks
+# between that rewrite and PyTorch's complex decomposition). ``constant_fold``, earlier in the
+# list, freezes ``view_as_complex(parameter)`` into a complex constant; the rewrite then turns
+# complex subgraphs into real arithmetic and crashes on an FFT chain it can't rewrite (2.13: "The
+# size of tensor a (8) must match the size of tensor b (6)"). Outlining first hands it a graph
+# whose FFT chains are already region ops, with complex constants entering as real views.
+_RUN_BEFORE = ("complex_graph_detection", "complex_lowering_pass")
 
 
 def _pass_index(passes: Sequence[LoweringPass]) -> int | None:
-    """Where our pass goes: just before `_RUN_BEFORE`, or None (appended) if it is absent."""
+    """Where our pass goes: just before the complex rewrite, or None (appended) if it is absent."""
     names = [getattr(p, "__name__", "") for p in passes]
-    return names.index(_RUN_BEFORE) if _RUN_BEFORE in names else None
+    found = [i for i, name in enumerate(names) if name in _RUN_BEFORE]
+    return found[0] if found else None
 
 
 def _insert_pass(function: LoweringPass) -> LoweringPassHandle:
@@ -187,9 +189,9 @@ def _remove_pass(function: LoweringPass) -> None:
 def register_lowering_pass() -> LoweringPassHandle:
     """Adds `lowering_pass` to Torch-TensorRT's post-lowering passes (idempotent).
 
-    It runs after ``constant_fold`` and just before ``complex_graph_detection`` (appended where
-    that pass does not exist), so that FFT chains reach Torch-TensorRT's complex rewrite already
-    outlined.
+    It runs after ``constant_fold`` and just before Torch-TensorRT's complex rewrite
+    (``complex_graph_detection``, ``complex_lowering_pass`` in 2.14; appended where neither
+    exists), so that FFT chains reach the rewrite already outlined.
 
     Afterwards plain ``torch_tensorrt.dynamo.compile(ep, inputs=...)`` outlines and plugs in what
     it can't convert. The registration lasts for the process; undo it with

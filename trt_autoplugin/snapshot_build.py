@@ -27,6 +27,16 @@ The static reader mirrors what importing the package would do:
   becomes those overloads the installed torch has a decomposition for.
 - ``torch_tensorrt``: the keys of ``TORCH_TRT_DECOMPOSITIONS``; a packet becomes every overload
   with a dispatcher kernel, as ``torch._decomp.register_decomposition`` does.
+- A key that is a function the package defines with a plain ``def`` (2.11's NCCL converters are
+  keyed by ``fuse_distributed_ops.tensorrt_fused_nccl_all_gather_op``) is named by its module
+  and name, as the partitioner names a function target.
+- ``operator_support``: the checks ``TorchTensorRTOperatorSupport.is_node_supported`` makes
+  besides the registry lookup, which changed between releases (see
+  :func:`operator_support_checks`).
+
+One wheel serves every Python version: only its ``.py`` files are read (2.11's wheel is cp312,
+the later ones cp311). Decomposition keys are resolved against the installed torch, recorded in
+``"torch_version_used_to_resolve"``; each release pairs with the torch of its minor version.
 
 Whatever cannot be resolved is listed under ``"unresolved"`` with its ``file:line`` and the
 reason, never dropped.
@@ -49,8 +59,10 @@ import torch
 import torch._decomp
 
 from trt_autoplugin.errors import SupportError
+from trt_autoplugin.snapshot import literal_version
 
-FORMAT = 1
+# 2: adds "operator_support" (the checks TorchTensorRTOperatorSupport makes before the lookup).
+FORMAT = 2
 PACKAGE = "torch_tensorrt"
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 
@@ -58,6 +70,9 @@ _CONVERTER_DIR = "dynamo/conversion/"
 _GROUPS_FILE = "dynamo/lowering/_decomposition_groups.py"
 _DECOMPOSITIONS_FILE = "dynamo/lowering/_decompositions.py"
 _VERSION_FILE = "_version.py"
+_PARTITIONER_FILE = "dynamo/partitioning/_global_partitioner.py"
+_OPERATOR_SUPPORT_CLASS = "TorchTensorRTOperatorSupport"
+_SUPPORT_METHOD = "is_node_supported"
 _CONVERTER_REGISTRAR = "dynamo_tensorrt_converter"
 _DECOMPOSITION_REGISTRAR = "register_torch_trt_decomposition"
 _TRT_DECOMPOSITION_TABLE = "TORCH_TRT_DECOMPOSITIONS"
@@ -118,9 +133,24 @@ class _Bound:
     context: _Context
 
 
-# A resolved expression: a dotted path outside the package ("torch.ops.aten.add.Tensor"), or
-# the elements of a literal list/tuple/set.
-_Value = str | tuple[_Bound, ...] | _Failure
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Definition:
+    """A function defined by a plain ``def`` at module level in the package.
+
+    Torch-TensorRT 2.11 keys its NCCL converters by such functions
+    (``fuse_distributed_ops.tensorrt_fused_nccl_all_gather_op``); 2.12 made them custom ops.
+    The registry key is the function object, whose canonical name is its module and name.
+    """
+
+    path: str  # "torch_tensorrt.dynamo.lowering.passes.fuse_distributed_ops.tensorrt_fused_..."
+
+
+# A resolved expression: a dotted path outside the package ("torch.ops.aten.add.Tensor"), a
+# function the package defines, or the elements of a literal list/tuple/set.
+_Value = str | tuple[_Bound, ...] | _Definition | _Failure
+# What a module-level name is bound to: an imported dotted path, an assigned expression, a
+# function defined there, or why its value is unknown.
+_Binding = str | ast.expr | _Definition | _Failure
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -212,15 +242,10 @@ def _package_directory(path: Path) -> Path:
 
 def _version(files: Mapping[str, str], origin: str) -> str:
     text = files.get(_VERSION_FILE)
-    if text is not None:
-        for statement in ast.parse(text).body:
-            if (
-                isinstance(statement, ast.Assign)
-                and any(_is_name(t, "__version__") for t in statement.targets)
-                and isinstance(statement.value, ast.Constant)
-                and isinstance(statement.value.value, str)
-            ):
-                return statement.value.value
+    # The same reading as choosing a snapshot by the installed wheel: parsed, never run.
+    version = literal_version(text, f"{origin}/{_VERSION_FILE}") if text is not None else None
+    if version is not None:
+        return version
     raise SupportError(
         f"{origin} has no {PACKAGE}/{_VERSION_FILE} assigning a literal __version__; "
         "pass a built wheel or the directory it was unzipped into."
@@ -252,7 +277,7 @@ class _StaticReader:
         self.files = tree.files
         self._paths = {_module_name(path): path for path in tree.files}
         self._parsed: dict[str, ast.Module] = {}
-        self._scopes: dict[str, dict[str, str | ast.expr]] = {}
+        self._scopes: dict[str, dict[str, _Binding]] = {}
 
     def parsed(self, path: str) -> ast.Module:
         """The module's AST, parsed once."""
@@ -268,8 +293,10 @@ class _StaticReader:
             return self._name(expr.id, context, depth)
         if isinstance(expr, ast.Attribute):
             base = self.evaluate(expr.value, context, depth + 1)
+            if isinstance(base, _Failure):
+                return base
             if not isinstance(base, str):
-                return base if isinstance(base, _Failure) else _Failure("attribute of a literal")
+                return _Failure(f"attribute '{expr.attr}' of {_described(base)}")
             return self._follow(f"{base}.{expr.attr}", depth + 1)
         if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
             return tuple(_Bound(element, context) for element in expr.elts)
@@ -284,6 +311,8 @@ class _StaticReader:
         binding = self.scope(context.module).get(name)
         if binding is None:
             return _Failure(f"'{name}' is not assigned or imported at module level")
+        if isinstance(binding, _Definition | _Failure):
+            return binding
         if isinstance(binding, str):
             return self._follow(binding, depth + 1)
         return self.evaluate(binding, _Context(context.module), depth + 1)
@@ -303,11 +332,11 @@ class _StaticReader:
         if not rest[1:] or isinstance(value, _Failure):
             return value
         if not isinstance(value, str):
-            return _Failure(f"attribute of the literal '{module}.{rest[0]}'")
+            return _Failure(f"attribute '{rest[1]}' of {_described(value)} '{module}.{rest[0]}'")
         return self._follow(".".join([value, *rest[1:]]), depth + 1)
 
-    def scope(self, module: str) -> dict[str, str | ast.expr]:
-        """Module-level names: imports as dotted paths, simple assignments as expressions."""
+    def scope(self, module: str) -> dict[str, _Binding]:
+        """Module-level names: imports as dotted paths, assignments as expressions, plain defs."""
         if module not in self._scopes:
             path = self._paths.get(module)
             tree = self.parsed(path) if path is not None else ast.Module(body=[], type_ignores=[])
@@ -315,9 +344,13 @@ class _StaticReader:
         return self._scopes[module]
 
 
+def _described(value: _Value) -> str:
+    return "the function" if isinstance(value, _Definition) else "the literal"
+
+
 def _bindings(
     statements: Iterable[ast.stmt], module: str, path: str
-) -> Iterator[tuple[str, str | ast.expr]]:
+) -> Iterator[tuple[str, _Binding]]:
     for statement in statements:
         if isinstance(statement, ast.Import):
             for alias in statement.names:
@@ -336,10 +369,24 @@ def _bindings(
             for target in targets:
                 if isinstance(target, ast.Name):
                     yield target.id, statement.value
+        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield statement.name, _definition(statement, module)
         elif isinstance(statement, (ast.If, ast.Try, ast.With)):
             # Names bound under a condition count: the condition is recorded on the entries
             # that are registered under it, not on the names they use.
             yield from _bindings(_child_statements(statement), module, path)
+
+
+def _definition(
+    statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, module: str
+) -> _Definition | _Failure:
+    if isinstance(statement, ast.ClassDef):
+        return _Failure(f"'{statement.name}' is a class, not an operator or function")
+    if statement.decorator_list:
+        # A decorated name is bound to whatever the decorator returns (a CustomOpDef for
+        # @torch.library.custom_op), which only running it would tell.
+        return _Failure(f"'{statement.name}' is a decorated function: its value is unknown")
+    return _Definition(f"{module}.{statement.name}")
 
 
 def _child_statements(statement: ast.If | ast.Try | ast.With) -> list[ast.stmt]:
@@ -402,6 +449,10 @@ def _key(reader: _StaticReader, expr: ast.expr, context: _Context) -> _Key | _Fa
         return value
     if isinstance(value, tuple):
         return _Failure("a literal sequence is not a registry key")
+    if isinstance(value, _Definition):
+        # The function object is the key; the partitioner names it module.name, as
+        # _key_for_object does for a live one. Not a torch op, so known_to_torch is false.
+        return _Key(target=value.path, op=None, packet_overloads=None)
     return _key_for_path(value)
 
 
@@ -853,6 +904,53 @@ def _trt_decompositions(reader: _StaticReader) -> tuple[list[str], list[JsonObje
     return sorted(targets), unresolved
 
 
+# The partitioner's own checks
+
+
+def operator_support_checks(text: str | None) -> tuple[JsonObject | None, list[JsonObject]]:
+    """What ``TorchTensorRTOperatorSupport.is_node_supported`` checks besides the registry.
+
+    The releases differ here, not only in their converters: 2.11 asks the registry and
+    ``torch_executed_ops`` only; 2.12 first rejects any node that produces or reads a complex
+    tensor (``_has_complex_dtype``); 2.13 and 2.14 then also send nodes whose converter needs
+    an output allocator to PyTorch when ``fallback_data_dependent_ops`` is set (a setting 2.13
+    added). The snapshot oracle reads these flags instead of assuming one release's behaviour.
+    The method is read for the names it uses, so a renamed helper still counts if its name
+    says "complex".
+
+    Args:
+        text: The source of ``dynamo/partitioning/_global_partitioner.py``, None if absent.
+
+    Returns:
+        ``{"source", "rejects_complex_dtypes", "honors_fallback_data_dependent_ops"}``, or None
+        and the ``unresolved`` record saying why the method was not found.
+    """
+    method = _support_method(text)
+    if method is None:
+        where = f"{_PARTITIONER_FILE}:0"
+        reason = f"no {_OPERATOR_SUPPORT_CLASS}.{_SUPPORT_METHOD} found"
+        return None, [_unresolved(where, _SUPPORT_METHOD, "operator_support", reason)]
+    names = {node.id for node in ast.walk(method) if isinstance(node, ast.Name)}
+    names |= {node.attr for node in ast.walk(method) if isinstance(node, ast.Attribute)}
+    checks = {
+        "source": f"{_PARTITIONER_FILE}:{method.lineno}",
+        "rejects_complex_dtypes": any("complex" in name.lower() for name in names),
+        "honors_fallback_data_dependent_ops": "fallback_data_dependent_ops" in names,
+    }
+    return checks, []
+
+
+def _support_method(text: str | None) -> ast.FunctionDef | None:
+    if text is None:
+        return None
+    for statement in ast.parse(text, filename=_PARTITIONER_FILE).body:
+        if isinstance(statement, ast.ClassDef) and statement.name == _OPERATOR_SUPPORT_CLASS:
+            for member in statement.body:
+                if isinstance(member, ast.FunctionDef) and member.name == _SUPPORT_METHOD:
+                    return member
+    return None
+
+
 # Snapshots
 
 
@@ -861,6 +959,7 @@ def _snapshot(
     origin: str,
     converters: JsonObject,
     decompositions: Mapping[str, list[str]],
+    operator_support: JsonObject | None,
     unresolved: list[JsonObject],
 ) -> JsonObject:
     return {
@@ -874,6 +973,7 @@ def _snapshot(
             "torch_disabled": decompositions["torch_disabled"],
             "torch_tensorrt": decompositions["torch_tensorrt"],
         },
+        "operator_support": operator_support,
         "unresolved": unresolved,
     }
 
@@ -903,8 +1003,12 @@ def static_snapshot(tree: SourceTree) -> JsonObject:
     ):
         decompositions[name], gaps = build(reader)
         unresolved.extend(gaps)
+    operator_support, gaps = operator_support_checks(tree.files.get(_PARTITIONER_FILE))
+    unresolved.extend(gaps)
     unresolved.sort(key=_source_order)
-    return _snapshot(tree.version, "static", converters, decompositions, unresolved)
+    return _snapshot(
+        tree.version, "static", converters, decompositions, operator_support, unresolved
+    )
 
 
 def _source_order(record: JsonObject) -> tuple[str, int]:
@@ -943,7 +1047,17 @@ def import_snapshot() -> JsonObject:
         "torch_disabled": sorted({k.target for k in disabled if isinstance(k, _Key)}),
         "torch_tensorrt": sorted({str(op) for op in groups.TORCH_TRT_DECOMPOSITIONS}),
     }
-    return _snapshot(torch_tensorrt.__version__, "import", converters, decompositions, [])
+    partitioner = package / _PARTITIONER_FILE
+    text = partitioner.read_text(encoding="utf-8") if partitioner.is_file() else None
+    operator_support, unresolved = operator_support_checks(text)
+    return _snapshot(
+        torch_tensorrt.__version__,
+        "import",
+        converters,
+        decompositions,
+        operator_support,
+        unresolved,
+    )
 
 
 def live_converters(
@@ -1054,8 +1168,17 @@ def summary(snapshot: JsonObject, output: Path) -> str:
         f"{len(decompositions['torch_enabled'])} torch-enabled, "
         f"{len(decompositions['torch_disabled'])} torch-disabled, "
         f"{len(decompositions['torch_tensorrt'])} torch_tensorrt; "
+        f"operator support {_checks_summary(snapshot['operator_support'])}; "
         f"{len(snapshot['unresolved'])} unresolved"
     )
+
+
+def _checks_summary(checks: JsonObject | None) -> str:
+    if checks is None:
+        return "not found"
+    complex_ = "rejects" if checks["rejects_complex_dtypes"] else "ignores"
+    fallback = "honors" if checks["honors_fallback_data_dependent_ops"] else "has no"
+    return f"{complex_} complex dtypes, {fallback} fallback_data_dependent_ops"
 
 
 def _parser() -> argparse.ArgumentParser:
