@@ -121,3 +121,20 @@ def size_expressions(draw: st.DrawFn, depth: int = 3) -> str:
             ]
         )
     )
+
+
+# Suffixes torch and torch_tensorrt versions carry in the wild: local builds, NGC containers'
+# pre-releases, nightlies.
+_VERSION_SUFFIXES = ("", "+cpu", "+cu130", "a0+git1a2b3c4", ".dev20260101", "rc1")
+
+
+@st.composite
+def release_versions(draw: st.DrawFn) -> str:
+    """Plain ``2.<minor>.<micro>`` release versions, as snapshots are named."""
+    return f"2.{draw(st.integers(0, 20))}.{draw(st.integers(0, 3))}"
+
+
+@st.composite
+def installed_versions(draw: st.DrawFn) -> str:
+    """A package's ``__version__`` as installed: a release, maybe with a local/dev suffix."""
+    return draw(release_versions()) + draw(st.sampled_from(_VERSION_SUFFIXES))

@@ -127,6 +127,34 @@ def test_executed_ops_reason_ignores_other_ops() -> None:
         assert executed_ops_reason(region.body, {"aten.erf.default", torch.ops.aten.cos}) is None
 
 
+def _named(name: str):
+    def lowering(gm, settings):
+        return gm
+
+    lowering.__name__ = name
+    return lowering
+
+
+# Torch-TensorRT's post-lowering passes from `complex_graph_detection` on, as its releases list
+# them (2.11-2.13 name the complex rewrite complex_graph_detection, 2.14 complex_lowering_pass).
+_RELEASE_PASSES = {
+    "2.11": ["constant_fold", "remove_num_users_is_0_nodes", "complex_graph_detection", "x"],
+    "2.13": ["constant_fold", "complex_graph_detection", "annotate_fp8_sdpa"],
+    "2.14": ["mark_constant_fold_exclusions", "constant_fold", "complex_lowering_pass", "x"],
+}
+
+
+@pytest.mark.parametrize("release", sorted(_RELEASE_PASSES))
+def test_the_pass_goes_just_before_the_complex_rewrite(release: str) -> None:
+    from trt_autoplugin.lowering import _pass_index
+
+    names = _RELEASE_PASSES[release]
+    index = _pass_index([_named(n) for n in names])
+    assert index is not None and names[index].startswith("complex_")
+    assert names.index("constant_fold") < index
+    assert _pass_index([_named("constant_fold")]) is None  # appended where there is no rewrite
+
+
 def test_segment_counts_reads_torch_tensorrts_submodule_names() -> None:
     module = torch.nn.Module()
     for name in ("_run_on_acc_0", "_run_on_gpu_1", "_run_on_acc_2"):

@@ -6,13 +6,21 @@ import pytest
 import torch
 import torch.fx
 from hypothesis import given
+from hypothesis import strategies as st
 from strategies import RandomGraph, random_graphs
 from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
 from torch.fx.passes.operator_support import OperatorSupportBase
 
+from trt_autoplugin import examples
 from trt_autoplugin.errors import PartitionError
 from trt_autoplugin.partition import IndexGraph, Region, convex_groups, propose_regions
-from trt_autoplugin.support import OpSetSupport, support_report
+from trt_autoplugin.support import (
+    OpSetSupport,
+    SnapshotSupport,
+    Verdict,
+    complex_chains,
+    support_report,
+)
 
 
 def _oracle(graph: RandomGraph) -> OpSetSupport:
@@ -175,3 +183,78 @@ def test_tied_nodes_that_would_form_a_cycle_are_rejected() -> None:
 def test_region_needs_nodes() -> None:
     with pytest.raises(PartitionError):
         Region((), (), ())
+
+
+# --- complex chains are outlined whole, whatever the oracle says about their parts ---------------
+
+_FFTS = {"aten._fft_r2c", "aten._fft_c2r"}
+_COMPLEX_PARTS = ["aten.slice", "aten.mul", "aten.constant_pad_nd"]
+
+
+@pytest.fixture(scope="module")
+def spectral_gm() -> torch.fx.GraphModule:
+    ep = examples.export_example("spectral")
+    return ep.run_decompositions(SnapshotSupport().decompositions()).graph_module
+
+
+def _chain(gm: torch.fx.GraphModule) -> list[torch.fx.Node]:
+    (chain,) = complex_chains(gm)
+    return chain
+
+
+@given(
+    native=st.sets(st.sampled_from(sorted(_FFTS) + _COMPLEX_PARTS)),
+    forced=st.sets(st.sampled_from(_COMPLEX_PARTS)),
+)
+def test_a_complex_chain_is_outlined_whole_or_left_to_the_rewrite(
+    spectral_gm: torch.fx.GraphModule, native: set[str], forced: set[str]
+) -> None:
+    oracle = OpSetSupport(supported=native, unsupported=forced, base=SnapshotSupport())
+    report = support_report(spectral_gm, oracle)
+    partition = propose_regions(spectral_gm, report)
+    chain = {n.name for n in _chain(spectral_gm)}
+    verdicts = [report.verdicts[name] for name in chain]
+    if _FFTS <= native and not forced:
+        # Every part converts on real tensors: Torch-TensorRT's complex rewrite takes the chain.
+        assert partition.regions == ()
+        assert all(v.is_native for v in verdicts)
+        assert all(v.conditional for n, v in report.verdicts.items() if "complex:" in v.reason)
+        return
+    (region,) = partition.regions
+    assert chain <= set(region.nodes)
+    assert all(v.verdict is Verdict.UNSUPPORTED for v in verdicts)
+    assert not partition.refused
+
+
+def test_a_registry_that_converts_complex_parts_still_outlines_the_whole_chain(
+    spectral_gm: torch.fx.GraphModule,
+) -> None:
+    # Torch-TensorRT 2.11 has no complex-dtype check: only the two FFTs lack a converter there.
+    oracle = OpSetSupport(predicate=lambda node: "_fft_" not in str(node.target))
+    report = support_report(spectral_gm, oracle)
+    (region,) = propose_regions(spectral_gm, report).regions
+    assert {n.name for n in _chain(spectral_gm)} <= set(region.nodes)
+    mul = next(n for n in _chain(spectral_gm) if n.target is torch.ops.aten.mul.Tensor)
+    assert "in a complex chain with _fft_r2c" in report.verdicts[mul.name].reason
+
+
+def test_an_unsupported_real_neighbour_joins_the_chain_region(
+    spectral_gm: torch.fx.GraphModule,
+) -> None:
+    oracle = OpSetSupport(unsupported=[torch.ops.aten.relu], base=SnapshotSupport())
+    (region,) = propose_regions(spectral_gm, support_report(spectral_gm, oracle)).regions
+    targets = {n.target for n in spectral_gm.graph.nodes if n.name in region.nodes}
+    assert torch.ops.aten.relu.default in targets
+    assert {n.name for n in _chain(spectral_gm)} <= set(region.nodes)
+
+
+def test_a_complex_program_input_is_refused_and_named() -> None:
+    def f(spectrum: torch.Tensor) -> torch.Tensor:
+        return torch.fft.irfft(spectrum * 2, n=8)
+
+    gm = torch.export.export(_Wrap(f), (torch.randn(3, 5, dtype=torch.cfloat),)).graph_module
+    oracle = OpSetSupport(predicate=lambda node: False)
+    partition = propose_regions(gm, support_report(gm, oracle))
+    assert partition.regions == ()
+    (mul,) = [n.name for n in gm.graph.nodes if n.target is torch.ops.aten.mul.Tensor]
+    assert partition.refused[mul].startswith("reads args_0, a complex program input")

@@ -220,3 +220,83 @@ def test_an_input_named_like_a_builtin_keeps_its_name():
     assert placeholders == ["input"]
     x = torch.rand(3, 4) + 0.5
     torch.testing.assert_close(result.program.module()(x), torch.lgamma(x) + 1)
+
+
+# --- autoplugin refuses exactly what the lowering pass refuses -----------------------------------
+
+
+class _TwoHeads(torch.nn.Module):
+    """Two separate unsupported chains: lgamma at the input dtype, erfinv always in float32."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.lgamma(x) * 2, torch.erfinv(torch.tanh(x.float()))
+
+
+@given(
+    dtype=st.sampled_from([torch.float32, torch.float16, torch.float64]),
+    executed=st.sets(st.sampled_from(["aten.lgamma.default", "torch.ops.aten.erfinv.default"])),
+)
+def test_autoplugin_leaves_in_the_graph_what_the_lowering_pass_leaves(
+    dtype: torch.dtype, executed: set[str]
+) -> None:
+    import types
+
+    from trt_autoplugin.lowering import outline_for_tensorrt
+
+    oracle = OpSetSupport(unsupported=["aten.lgamma", "aten.erfinv"])
+    ep = torch.export.export(_TwoHeads(), (torch.rand(4, 3, dtype=dtype),))
+    report = autoplugin(ep, support=oracle, torch_executed_ops=executed).report
+    settings = types.SimpleNamespace(min_block_size=5, torch_executed_ops=executed)
+    gm = ep.run_decompositions({}).module()
+    lowered = outline_for_tensorrt(gm, settings, oracle=oracle).report
+
+    def left(r):
+        return sorted((e.target, e.reason.split(": ", 1)[-1]) for e in r.left_in_graph)
+
+    assert left(report) == left(lowered)
+    refused_targets = {target for target, _ in left(report)}
+    assert ("aten.lgamma.default" in refused_targets) == (
+        dtype is torch.float64 or "aten.lgamma.default" in executed
+    )
+    assert ("aten.erfinv.default" in refused_targets) == (
+        "torch.ops.aten.erfinv.default" in executed
+    )
+    assert len(report.regions) == 2 - len(refused_targets)
+
+
+# --- a model whose state holds a complex nn.Parameter --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def global_filter() -> tuple[torch.nn.Module, AutopluginResult]:
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "dryrun"))
+    import models
+
+    model, inputs, dynamic_shapes = models.global_filter(batch_min=0)
+    ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
+    return model, autoplugin(ep, support=SnapshotSupport())
+
+
+@given(batch=batch_sizes(), seed=st.integers(0, 2**31 - 1))
+def test_a_complex_parameter_enters_its_fft_chain_as_a_real_view(
+    global_filter: tuple[torch.nn.Module, AutopluginResult], batch: int, seed: int
+) -> None:
+    model, result = global_filter
+    (region,) = result.regions
+    assert {"aten._fft_r2c.default", "aten.mul.Tensor", "aten._fft_c2r.default"} <= set(
+        region.targets
+    )
+    assert all(not s.dtype.is_complex for s in region.input_specs)
+    weight = result.program.state_dict["filter.complex_weight"]
+    assert isinstance(weight, torch.nn.Parameter) and weight.dtype == torch.float32
+    assert torch.equal(weight, torch.view_as_real(model.filter.complex_weight.detach()))
+    image = torch.randn(batch, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+    expected = _eager(model, (image,))
+    if isinstance(expected, Exception):
+        with pytest.raises(type(expected)):
+            result.program.module()(image)
+        return
+    torch.testing.assert_close(result.program.module()(image), expected)
+    assert result.report.left_in_graph == () and result.report.after.pytorch == 0

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from trt_autoplugin import examples
+from trt_autoplugin import autoplugin, examples, snapshot
 from trt_autoplugin.errors import SupportError
 from trt_autoplugin.support import (
     OpSetSupport,
@@ -63,9 +63,9 @@ def test_dynamic_shapes_need_a_dynamic_converter() -> None:
 
     batch = torch.export.Dim("batch", min=2, max=64)
     ep = torch.export.export(Sort(), (torch.randn(4, 8),), dynamic_shapes=({0: batch},))
-    snapshot = load_snapshot()
-    entries = snapshot.converters["aten.sort.default"]
-    verdict = _verdict(ep.graph_module, SnapshotSupport(), torch.ops.aten.sort.default)
+    oracle = SnapshotSupport()
+    entries = oracle.snapshot.converters["aten.sort.default"]
+    verdict = _verdict(ep.graph_module, oracle, torch.ops.aten.sort.default)
     expected = any(e.supports_dynamic_shapes for e in entries)
     assert (verdict is Verdict.NATIVE) == expected
     assumed = SnapshotSupport(assume_dynamic_shape_support=True)
@@ -93,9 +93,87 @@ def test_bad_support_argument() -> None:
         as_oracle(42)  # type: ignore[arg-type]
 
 
-def test_complex_nodes_are_never_native() -> None:
+# Which snapshot, and how releases differ
+
+
+def test_description_says_which_snapshot_and_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "installed_torch_tensorrt_version", lambda: None)
+    monkeypatch.setattr(snapshot, "installed_torch_version", lambda: "2.12.1+cu128")
+    oracle = SnapshotSupport()
+    assert oracle.snapshot.version == "2.12.0"
+    assert oracle.description == (
+        "snapshot of Torch-TensorRT 2.12.0 (chosen by torch 2.12.1+cu128; predicted)"
+    )
+    explicit = SnapshotSupport(version="2.11.0")
+    assert (
+        explicit.description == "snapshot of Torch-TensorRT 2.11.0 (chosen explicitly; predicted)"
+    )
+
+
+def test_the_report_carries_the_description() -> None:
+    oracle = SnapshotSupport(version="2.14.0")
+    result = autoplugin(examples.export_example("cumulative"), support=oracle)
+    assert result.report.oracle == oracle.description
+
+
+def test_unknown_version_is_a_clear_error() -> None:
+    with pytest.raises(SupportError, match="shipped: 2.11.0, 2.12.0, 2.13.0, 2.14.0"):
+        SnapshotSupport(version="2.10.0")
+
+
+def _node(gm: torch.fx.GraphModule, target: object) -> torch.fx.Node:
+    (node,) = [n for n in gm.graph.nodes if n.target == target]
+    return node
+
+
+@pytest.mark.parametrize("version", ["2.12.0", "2.13.0", "2.14.0"])
+def test_complex_nodes_are_rejected_from_2_12(version: str) -> None:
+    mul = _node(examples.export_example("spectral").graph_module, torch.ops.aten.mul.Tensor)
+    support = SnapshotSupport(version=version).node_support(mul)
+    assert support.verdict is Verdict.UNSUPPORTED
+    assert "complex" in support.reason
+
+
+def test_2_11_sends_complex_nodes_to_their_converter() -> None:
+    # 2.11's TorchTensorRTOperatorSupport has no _has_complex_dtype: a complex mul is judged
+    # by its converter alone. The FFTs have none in any release.
     gm = examples.export_example("spectral").graph_module
-    report = support_report(gm, SnapshotSupport())
-    (mul,) = [n for n in gm.graph.nodes if n.target == torch.ops.aten.mul.Tensor]
-    assert report.verdicts[mul.name].verdict is Verdict.UNSUPPORTED
-    assert "complex" in report.verdicts[mul.name].reason
+    oracle = SnapshotSupport(version="2.11.0")
+    mul = oracle.node_support(_node(gm, torch.ops.aten.mul.Tensor))
+    assert mul.verdict is Verdict.NATIVE
+    assert "2.11.0 does not reject complex tensors" in mul.reason
+    fft = oracle.node_support(_node(gm, torch.ops.aten.fft_rfft2.default))
+    assert fft.verdict is Verdict.UNSUPPORTED
+
+
+def _glu_gm() -> torch.fx.GraphModule:
+    class Glu(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.glu(x, dim=-1)
+
+    return torch.export.export(Glu(), (torch.randn(4, 8),)).graph_module
+
+
+def test_converters_added_by_a_release() -> None:
+    glu = _node(_glu_gm(), torch.ops.aten.glu.default)
+    assert SnapshotSupport(version="2.13.0").node_support(glu).verdict is Verdict.UNSUPPORTED
+    assert SnapshotSupport(version="2.14.0").node_support(glu).verdict is Verdict.NATIVE
+
+
+def _nonzero_gm() -> torch.fx.GraphModule:
+    class Nonzero(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nonzero(x)
+
+    return torch.export.export(Nonzero(), (torch.randn(4, 8),)).graph_module
+
+
+def test_fallback_data_dependent_ops_from_2_13() -> None:
+    nonzero = _node(_nonzero_gm(), torch.ops.aten.nonzero.default)
+    assert SnapshotSupport(version="2.13.0").node_support(nonzero).is_native
+    fallback = SnapshotSupport(version="2.13.0", fallback_data_dependent_ops=True)
+    support = fallback.node_support(nonzero)
+    assert support.verdict is Verdict.UNSUPPORTED
+    assert "output allocator" in support.reason
+    with pytest.raises(SupportError, match="2.13.0, 2.14.0"):
+        SnapshotSupport(version="2.12.0", fallback_data_dependent_ops=True)

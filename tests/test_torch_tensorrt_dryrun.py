@@ -37,6 +37,12 @@ SIZES = (1, 5)  # min_block_size: every node its own engine candidate, and the d
 _KEPT = {("data_dependent", 1): (2, 1), ("data_dependent", 5): (1, 1)}
 
 
+# Without the pass, Torch-TensorRT 2.13's complex rewrite raises on these FFT chains ("The size of
+# tensor a (8) must match the size of tensor b (6)"): there is no "before" to compare. Any other
+# failure is a finding.
+_FFT_CHAINS = {"spectral", "global_filter"}
+
+
 def _expected_with_pass(name: str, size: int) -> tuple[int, int]:
     return _KEPT.get((name, size), (1, 0))
 
@@ -90,8 +96,11 @@ def test_it_is_torch_tensorrt_for_this_torch_over_the_stand_in(dryrun: dict) -> 
 def test_with_the_pass_torch_tensorrt_builds_one_engine(dryrun: dict, name: str, size: int) -> None:
     row = _row(dryrun, name, size)
     assert _segments(row["with_pass"]) == _expected_with_pass(name, size), row["with_pass"]
-    without = _segments(row["without_pass"])
-    assert without != (1, 0), f"{name} needs no pass: it tests nothing"
+    without = row["without_pass"]
+    if "error" in without:
+        assert name in _FFT_CHAINS, without["error"]
+    else:
+        assert _segments(without) != (1, 0), f"{name} needs no pass: it tests nothing"
     if _expected_with_pass(name, size) == (1, 0):
         assert row["with_pass"]["unsupported_ops"] == {}
 
@@ -112,7 +121,8 @@ def test_predictions_equal_torch_tensorrts_numbers(
 ) -> None:
     row = _row(dryrun, name, size)
     prediction = row[oracle]
-    assert tuple(prediction["before"]) == _segments(row["without_pass"]), prediction["oracle"]
+    if "error" not in row["without_pass"]:
+        assert tuple(prediction["before"]) == _segments(row["without_pass"]), prediction["oracle"]
     assert tuple(prediction["after"]) == _segments(row["with_pass"]), prediction["oracle"]
 
 
@@ -144,7 +154,12 @@ def test_analyze_shows_torch_tensorrts_own_numbers(dryrun: dict, name: str) -> N
     def pair(segments: dict) -> tuple[int, int]:
         return segments["tensorrt"], segments["pytorch"]
 
-    assert pair(measured["before"]) == _segments(row["without_pass"])
+    if "error" in row["without_pass"]:
+        assert measured["before"] is None
+        assert measured["before_error"] == row["without_pass"]["error"]
+    else:
+        assert pair(measured["before"]) == _segments(row["without_pass"])
+        assert pair(report["before"]) == pair(measured["before"])
+    assert measured["after_error"] is None
     assert pair(measured["after"]) == _segments(row["with_pass"])
-    assert pair(report["before"]) == pair(measured["before"])
     assert pair(report["after"]) == pair(measured["after"])

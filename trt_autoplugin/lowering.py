@@ -392,6 +392,20 @@ def _dim_range(
     return low, min(max(int(hint) if hint is not None else low, low), high), high
 
 
+# What Torch-TensorRT's compile raises on a program it can't take (e.g. 2.13's complex rewrite on
+# an FFT chain: RuntimeError). The dryrun reports it as that run's answer; anything else is a bug
+# and propagates.
+_TORCH_TENSORRT_FAILURES = (
+    RuntimeError,
+    AssertionError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    NotImplementedError,
+)
+
+
 def torch_tensorrt_dryrun(
     ep: torch.export.ExportedProgram,
     *,
@@ -402,39 +416,57 @@ def torch_tensorrt_dryrun(
 
     Runs ``torch_tensorrt.dynamo.compile(..., dryrun=True)`` twice: lowering passes, converter
     registry and partitioner run for real, nothing is built. The pass is registered for the
-    second run only and left as the caller had it.
+    second run only and left as the caller had it. A run Torch-TensorRT fails (e.g. 2.13's
+    complex rewrite on an FFT chain, without the pass) gives no counts and its error.
 
     Raises:
         MissingDependencyError: ``torch_tensorrt`` does not import.
         AutopluginError: the program's inputs can't be described to Torch-TensorRT.
     """
     require_torch_tensorrt()
-    import copy
-
     import torch_tensorrt
 
     specs = input_specs(ep)
     was_registered = lowering_pass in _post_lowering_passes()
 
-    def partitioned() -> Segments:
-        # compile() runs its pre-lowering passes on the program in place: give it a copy.
+    def partitioned() -> tuple[Segments | None, str | None]:
+        return _dryrun_partition(ep, specs, min_block_size, torch_executed_ops)
+
+    unregister_lowering_pass()
+    try:
+        before, before_error = partitioned()
+        register_lowering_pass()
+        after, after_error = partitioned()
+    finally:
+        if not was_registered:
+            unregister_lowering_pass()
+    return DryrunSegments(
+        torch_tensorrt.__version__, min_block_size, before, after, before_error, after_error
+    )
+
+
+def _dryrun_partition(
+    ep: torch.export.ExportedProgram,
+    specs: Sequence[Any],
+    min_block_size: int,
+    torch_executed_ops: Collection[object],
+) -> tuple[Segments | None, str | None]:
+    """One dryrun: (engines and PyTorch segments, None), or (None, what Torch-TensorRT raised)."""
+    import copy
+
+    import torch_tensorrt
+
+    try:
         module = torch_tensorrt.dynamo.compile(
-            copy.deepcopy(ep),
-            arg_inputs=specs,
+            copy.deepcopy(ep),  # compile runs its pre-lowering passes on the program in place
+            arg_inputs=list(specs),
             dryrun=True,
             min_block_size=min_block_size,
             torch_executed_ops=set(torch_executed_ops),
             # No engine is built in a dryrun; this spares it the GPU memory query.
             offload_module_to_cpu=True,
         )
-        return Segments(*segment_counts(module))
-
-    unregister_lowering_pass()
-    try:
-        before = partitioned()
-        register_lowering_pass()
-        after = partitioned()
-    finally:
-        if not was_registered:
-            unregister_lowering_pass()
-    return DryrunSegments(torch_tensorrt.__version__, min_block_size, before, after)
+    except _TORCH_TENSORRT_FAILURES as e:
+        logger.warning("Torch-TensorRT's dryrun failed: %s", e)
+        return None, f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+    return Segments(*segment_counts(module)), None

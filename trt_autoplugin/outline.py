@@ -114,7 +114,10 @@ def region_body(
     """Copies a region's nodes into a standalone GraphModule.
 
     Symbolic sizes the region reads from outside (``sym_size`` and arithmetic on it) are copied
-    in and recomputed from the tensors they come from, so the op's schema has tensors only.
+    in and recomputed from the tensors they come from, so the op's schema has tensors only. A
+    complex input (a parameter, buffer or constant: the partition lets no other complex value
+    in) enters as its real view, ``torch.view_as_real(value)``, and the body views it back with
+    ``view_as_complex``: TensorRT has no complex type, so a plugin's inputs are real.
 
     Raises:
         OutlineError: a node the region reads is neither a tensor nor recomputable size math.
@@ -128,10 +131,8 @@ def region_body(
     inputs = [by_name[name] for name in region.inputs]
     inputs += [leaf for leaf in _tensor_leaves(symbolic) if leaf not in inputs]
     graph = torch.fx.Graph()
-    env: dict[torch.fx.Node, torch.fx.Node] = {}
-    for i, node in enumerate(inputs):
-        env[node] = graph.placeholder(f"in_{i}")
-        env[node].meta = {"val": node.meta.get("val")}
+    placeholders = [graph.placeholder(f"in_{i}") for i in range(len(inputs))]
+    env = {node: _body_input(graph, p, node) for node, p in zip(inputs, placeholders, strict=True)}
     for node in [*symbolic, *members]:
         env[node] = graph.node_copy(node, lambda a, user=node: _mapped(a, env, user))
     outputs = [by_name[name] for name in region.outputs]
@@ -141,9 +142,29 @@ def region_body(
         graph_module=torch.fx.GraphModule(torch.nn.Module(), graph, class_name="RegionBody"),
         inputs=tuple(n.name for n in inputs),
         outputs=region.outputs,
-        input_specs=tuple(TensorSpec.of(n.meta["val"]) for n in inputs),
+        input_specs=tuple(TensorSpec.of(p.meta["val"]) for p in placeholders),
         output_specs=tuple(TensorSpec.of(n.meta["val"]) for n in outputs),
     )
+
+
+def _is_complex_tensor(value: object) -> bool:
+    """Whether a value (a node's ``meta['val']``) is a complex tensor."""
+    return isinstance(value, torch.Tensor) and value.dtype.is_complex
+
+
+def _body_input(
+    graph: torch.fx.Graph, placeholder: torch.fx.Node, node: torch.fx.Node
+) -> torch.fx.Node:
+    """The body's stand-in for an outer input: its placeholder, or the complex view of it when
+    the input is complex and so enters as a real view."""
+    value = node.meta.get("val")
+    if not _is_complex_tensor(value):
+        placeholder.meta = {"val": value}
+        return placeholder
+    placeholder.meta = {"val": torch.view_as_real(value)}
+    complex_view = graph.call_function(torch.ops.aten.view_as_complex.default, (placeholder,))
+    complex_view.meta = {"val": value}
+    return complex_view
 
 
 def _mapped(
@@ -294,30 +315,162 @@ def unregister_region_ops() -> None:
         _REGISTERED.clear()
 
 
+# --- complex constants as real views -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _RealViews:
+    """The complex inputs of the regions, made real.
+
+    Attributes:
+        nodes: by complex input name, the node the region ops read instead.
+        values: by placeholder name, the new value of each placeholder made real.
+        complex_nodes: the nodes still holding the complex values (a get_attr, a placeholder's
+            complex view), erased once no node outside the regions reads them.
+    """
+
+    nodes: dict[str, torch.fx.Node]
+    values: dict[str, torch.Tensor]
+    complex_nodes: list[torch.fx.Node]
+
+
+def _real_views(
+    gm: torch.fx.GraphModule,
+    bodies: Sequence[RegionBody],
+    by_name: Mapping[str, torch.fx.Node],
+    constants: Mapping[str, torch.Tensor],
+) -> _RealViews:
+    """A real node for each complex input of the bodies (see `outline_regions`).
+
+    Raises:
+        OutlineError: a complex input is not a parameter, buffer or constant (checked before
+            anything changes).
+    """
+    names = [n for b in bodies for n in b.inputs if _is_complex_tensor(by_name[n].meta.get("val"))]
+    nodes = [by_name[name] for name in dict.fromkeys(names)]
+    for node in nodes:
+        if node.op != "get_attr" and not (node.op == "placeholder" and node.name in constants):
+            raise OutlineError(
+                f"a region reads {describe_node(node)}, a complex value that is not a parameter, "
+                "buffer or constant; TensorRT has no complex type, so it can't enter a plugin"
+            )
+    views = _RealViews({}, {}, [])
+    for node in nodes:
+        if node.op == "get_attr":
+            views.nodes[node.name] = _real_attribute(gm, node)
+            views.complex_nodes.append(node)
+        else:
+            value, complex_view = _real_placeholder(gm, node, constants[node.name])
+            views.nodes[node.name] = node
+            views.values[node.name] = value
+            views.complex_nodes.append(complex_view)
+    return views
+
+
+def real_view(value: torch.Tensor) -> torch.Tensor:
+    """``torch.view_as_real(value)`` with the same bits, kept a Parameter if ``value`` is one."""
+    real = torch.view_as_real(value.detach().resolve_conj())
+    if isinstance(value, torch.nn.Parameter):
+        return torch.nn.Parameter(real, requires_grad=value.requires_grad)
+    return real
+
+
+def _real_attribute(gm: torch.fx.GraphModule, node: torch.fx.Node) -> torch.fx.Node:
+    """A new get_attr of the real view of a complex attribute, next to the complex one."""
+    owner_path, _, attribute = str(node.target).rpartition(".")
+    try:
+        owner = gm.get_submodule(owner_path)
+        value = getattr(owner, attribute)
+    except AttributeError as e:
+        raise OutlineError(f"{describe_node(node)} reads no attribute of the graph module") from e
+    if not _is_complex_tensor(value):
+        raise OutlineError(f"{describe_node(node)} is not a complex tensor attribute")
+    name = _free_attribute_name(owner, f"{attribute}_as_real")
+    real = real_view(value)
+    if isinstance(real, torch.nn.Parameter):
+        owner.register_parameter(name, real)
+    elif attribute in owner._buffers:
+        persistent = attribute not in owner._non_persistent_buffers_set
+        owner.register_buffer(name, real, persistent=persistent)
+    else:
+        setattr(owner, name, real)
+    with gm.graph.inserting_after(node):
+        real_node = gm.graph.get_attr(f"{owner_path}.{name}" if owner_path else name)
+    real_node.meta = {"val": torch.view_as_real(node.meta["val"])}
+    return real_node
+
+
+def _free_attribute_name(owner: torch.nn.Module, base: str) -> str:
+    name, suffix = base, 0
+    while hasattr(owner, name):
+        suffix += 1
+        name = f"{base}_{suffix}"
+    return name
+
+
+def _real_placeholder(
+    gm: torch.fx.GraphModule, node: torch.fx.Node, value: torch.Tensor
+) -> tuple[torch.Tensor, torch.fx.Node]:
+    """Makes a complex placeholder real in place; its current users read its complex view.
+
+    Returns:
+        The placeholder's new value, for the caller's state (an ExportedProgram's state_dict),
+        and the complex view.
+    """
+    graph = gm.graph
+    first_op = next(n for n in graph.nodes if n.op != "placeholder")
+    # Placeholders come first in an ExportedProgram's graph: the view goes after all of them.
+    with graph.inserting_before(first_op):
+        complex_view = graph.call_function(torch.ops.aten.view_as_complex.default, (node,))
+    complex_view.meta = {"val": node.meta["val"]}
+    node.replace_all_uses_with(complex_view, delete_user_cb=lambda user: user is not complex_view)
+    node.meta["val"] = torch.view_as_real(node.meta["val"])
+    node.meta.pop("tensor_meta", None)  # described the complex value; nothing reads it here
+    return real_view(value), complex_view
+
+
 # --- rewriting the graph -------------------------------------------------------------------------
 
 
 def outline_regions(
-    gm: torch.fx.GraphModule, regions: Sequence[Region]
-) -> tuple[tuple[OutlinedRegion, ...], dict[str, str]]:
+    gm: torch.fx.GraphModule,
+    regions: Sequence[Region],
+    *,
+    constants: Mapping[str, torch.Tensor] | None = None,
+) -> tuple[tuple[OutlinedRegion, ...], dict[str, str], dict[str, torch.Tensor]]:
     """Replaces each region of ``gm`` by one call of its custom op, in place.
 
+    A complex parameter, buffer or constant a region reads is passed to its op as a real view
+    (see `region_body`) holding the same bits: a get_attr gets a new real attribute next to the
+    complex one (a parameter stays a parameter, a buffer a buffer); a placeholder named in
+    ``constants`` (an ExportedProgram's state) becomes real itself, and its other users read
+    ``view_as_complex`` of it. The caller stores the new real values of those placeholders.
+
+    Args:
+        gm: the graph, changed in place.
+        regions: the regions to outline.
+        constants: the values of the placeholders that hold parameters, buffers or constants.
+
     Returns:
-        The outlined regions in the order given, and the new name of each replaced region
-        output (an ExportedProgram's signature names its outputs' nodes).
+        The outlined regions in the order given; the new name of each replaced region output
+        (an ExportedProgram's signature names its outputs' nodes); and the real value of each
+        placeholder made real, by placeholder name.
 
     Raises:
-        OutlineError: a region could not be extracted or registered (names the node).
+        OutlineError: a region could not be extracted or registered, or reads a complex value
+            that is not a parameter, buffer or constant (names the node).
     """
     by_name = {n.name: n for n in gm.graph.nodes}
     order = {n: i for i, n in enumerate(gm.graph.nodes)}
     bodies = [region_body(gm, region, by_name=by_name, order=order) for region in regions]
     targets = _targets_by_name(gm)
+    views = _real_views(gm, bodies, by_name, constants or {})
     outlined = []
     renamed: dict[str, str] = {}
     for region, body in zip(regions, bodies, strict=True):
         op = register_region_op(body)
-        new_nodes = _replace_region(gm, region, body, op, by_name)
+        inputs = [views.nodes.get(name) or by_name[name] for name in body.inputs]
+        new_nodes = _replace_region(gm, region, inputs, op, by_name)
         renamed.update({old: new.name for old, new in new_nodes.items()})
         # A later region may read this one's outputs: find them under their new nodes.
         by_name.update(new_nodes)
@@ -327,10 +480,13 @@ def outline_regions(
                 op, region.nodes, region_targets, body.input_specs, body.output_specs, body
             )
         )
+    for node in views.complex_nodes:
+        if not node.users:  # only outlined regions read it
+            gm.graph.erase_node(node)
     _sorted_keeping_names(gm)
     gm.graph.lint()
     gm.recompile()
-    return tuple(outlined), renamed
+    return tuple(outlined), renamed, views.values
 
 
 _NAME_KEY = "trt_autoplugin_name"
@@ -361,7 +517,7 @@ def _targets_by_name(gm: torch.fx.GraphModule) -> dict[str, str]:
 def _replace_region(
     gm: torch.fx.GraphModule,
     region: Region,
-    body: RegionBody,
+    inputs: Sequence[torch.fx.Node],
     op: torch._ops.OpOverload,
     by_name: Mapping[str, torch.fx.Node],
 ) -> dict[str, torch.fx.Node]:
@@ -369,7 +525,7 @@ def _replace_region(
     members = [by_name[name] for name in region.nodes]
     outputs = [by_name[name] for name in region.outputs]
     with graph.inserting_after(members[-1]):
-        call = graph.call_function(op, tuple(by_name[name] for name in body.inputs))
+        call = graph.call_function(op, tuple(inputs))
     call.meta.update(_merged_meta(members, outputs))
     renamed: dict[str, torch.fx.Node] = {}
     if len(outputs) == 1:

@@ -14,7 +14,7 @@ sets are the same) and keeps whichever gives fewer regions.
 
 import dataclasses
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import torch
 import torch.fx
@@ -417,12 +417,33 @@ def _must_stay_together(producer: torch.fx.Node, consumer: torch.fx.Node) -> boo
     return isinstance(value, torch.Tensor) and value.dtype.is_complex
 
 
-def _crossing_reason(node: torch.fx.Node, candidates: Mapping[torch.fx.Node, None]) -> str | None:
+def is_complex_constant(node: torch.fx.Node, constants: Collection[str]) -> bool:
+    """Whether a node holds a complex parameter, buffer or constant, which enters a region as
+    a real view (``constants``: names of the placeholders that hold them; get_attr always does).
+    """
+    value = node.meta.get("val")
+    if not isinstance(value, torch.Tensor) or not value.dtype.is_complex:
+        return False
+    return node.op == "get_attr" or (node.op == "placeholder" and node.name in constants)
+
+
+def _crossing_reason(
+    node: torch.fx.Node, candidates: Mapping[torch.fx.Node, None], constants: Collection[str]
+) -> str | None:
     """Why a candidate can't be outlined given the other candidates: a value that must stay
     inside one plugin would cross its boundary."""
     for arg in node.all_input_nodes:
-        if arg not in candidates and _must_stay_together(arg, node):
-            return f"reads {arg.name}, a complex or tuple value that stays in PyTorch"
+        if arg in candidates or not _must_stay_together(arg, node):
+            continue
+        if is_complex_constant(arg, constants):
+            continue
+        if arg.op == "placeholder":
+            return (
+                f"reads {arg.name}, a complex program input: a plugin takes real tensors and a "
+                f"program's inputs can't be rewritten; pass torch.view_as_real({arg.name}) and "
+                "call torch.view_as_complex inside the model"
+            )
+        return f"reads {arg.name}, a complex or tuple value that stays in PyTorch"
     for user in node.users:
         if user not in candidates and _must_stay_together(node, user):
             return f"its complex or tuple value is used by {user.name}, which stays in PyTorch"
@@ -430,7 +451,7 @@ def _crossing_reason(node: torch.fx.Node, candidates: Mapping[torch.fx.Node, Non
 
 
 def _candidates(
-    nodes: Sequence[torch.fx.Node], report: SupportReport
+    nodes: Sequence[torch.fx.Node], report: SupportReport, constants: Collection[str]
 ) -> tuple[dict[torch.fx.Node, None], dict[str, str]]:
     unsupported = [n for n in nodes if report.verdicts[n.name].verdict is Verdict.UNSUPPORTED]
     refused: dict[str, str] = {}
@@ -441,18 +462,20 @@ def _candidates(
             candidates[node] = None
         else:
             refused[node.name] = reason
-    _refuse_crossings(candidates, refused)
+    _refuse_crossings(candidates, refused, constants)
     return candidates, refused
 
 
-def _refuse_crossings(candidates: dict[torch.fx.Node, None], refused: dict[str, str]) -> None:
+def _refuse_crossings(
+    candidates: dict[torch.fx.Node, None], refused: dict[str, str], constants: Collection[str]
+) -> None:
     # A worklist, so refusals propagate along chains of complex values in linear time.
     work = list(candidates)
     while work:
         node = work.pop()
         if node not in candidates:
             continue
-        reason = _crossing_reason(node, candidates)
+        reason = _crossing_reason(node, candidates, constants)
         if reason is None:
             continue
         del candidates[node]
@@ -460,12 +483,20 @@ def _refuse_crossings(candidates: dict[torch.fx.Node, None], refused: dict[str, 
         work.extend(n for n in (*node.all_input_nodes, *node.users) if n in candidates)
 
 
-def propose_regions(gm: torch.fx.GraphModule, report: SupportReport) -> Partition:
+def propose_regions(
+    gm: torch.fx.GraphModule, report: SupportReport, *, constants: Collection[str] = ()
+) -> Partition:
     """The regions to outline: connected, convex, and as large as the levels allow.
+
+    Complex tensors never cross a region boundary, except complex parameters, buffers and
+    constants, which enter as real views (`outline.region_body`); a region that would read a
+    complex program input is refused.
 
     Args:
         gm: the graph; every node must have a verdict in ``report``.
         report: the support oracle's verdicts.
+        constants: names of the placeholders holding parameters, buffers or constants (an
+            ExportedProgram's); get_attr nodes always hold constants.
 
     Returns:
         The regions, and the unsupported nodes left in the graph with the reason for each.
@@ -474,7 +505,7 @@ def propose_regions(gm: torch.fx.GraphModule, report: SupportReport) -> Partitio
     missing = [n for n in nodes if n.name not in report.verdicts]
     if missing:
         raise PartitionError(f"no support verdict for {describe_node(missing[0])}")
-    candidates, refused = _candidates(nodes, report)
+    candidates, refused = _candidates(nodes, report, constants)
     graph = index_graph(nodes)
     while True:
         labels = [0 if n in candidates else None for n in nodes]
@@ -487,7 +518,7 @@ def propose_regions(gm: torch.fx.GraphModule, report: SupportReport) -> Partitio
             refused[nodes[i].name] = (
                 "keeping its complex or tuple values inside one plugin would create a cycle"
             )
-        _refuse_crossings(candidates, refused)
+        _refuse_crossings(candidates, refused, constants)
     groups = convex_groups(graph, labels, tied)
     regions = tuple(_region([nodes[i] for i in group]) for group in groups)
     return Partition(regions, refused)

@@ -3,15 +3,17 @@
 import copy
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import torch
 import torch.fx
-from torch.export.graph_signature import ExportGraphSignature, TensorArgument
+from torch.export.graph_signature import ExportGraphSignature, InputKind, TensorArgument
 
 from .outline import OutlinedRegion, RegionBody, outline_regions, region_body
-from .partition import Partition, Segments, predict_segments, propose_regions
+from .partition import Partition, Segments, propose_regions
+from .pluggable import region_refusal_reason
 from .report import Report, build_report
+from .segments import Contraction, predict_segments
 from .support import SupportOracle, SupportReport, Verdict, as_oracle, support_report
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ def autoplugin(
     support: SupportArg = None,
     decompose: bool = True,
     min_block_size: int = 5,
+    torch_executed_ops: Collection[object] = (),
 ) -> AutopluginResult:
     """Outlines every subgraph Torch-TensorRT can't convert into one plugin-ready custom op.
 
@@ -58,6 +61,8 @@ def autoplugin(
         decompose: first apply the decompositions Torch-TensorRT applies, so the analysis sees
             the graph its partitioner will see. The returned program is decomposed.
         min_block_size: Torch-TensorRT's setting, used to predict engines and graph breaks.
+        torch_executed_ops: Torch-TensorRT's setting: ops (or their names) to run in PyTorch; a
+            region holding one stays in the graph, as the lowering pass leaves it.
 
     Returns:
         The rewritten program, the report and the outlined regions.
@@ -71,12 +76,66 @@ def autoplugin(
         >>> result.program.module()(*inputs)
     """
     oracle = as_oracle(support)
-    program = decomposed(ep, oracle) if decompose else copy.deepcopy(ep)
+    program = decomposed(ep, oracle) if decompose else ep
+    if program is ep:  # nothing was decomposed: outlining must not change the caller's graph
+        program = copy.deepcopy(ep)
     gm = program.graph_module
-    outcome = outline_graph_module(gm, oracle, min_block_size=min_block_size)
+    outcome = outline_graph_module(
+        gm,
+        oracle,
+        min_block_size=min_block_size,
+        torch_executed_ops=torch_executed_ops,
+        constants=program_constants(program),
+    )
     signature = renamed_outputs(program.graph_signature, outcome.renamed)
-    rewritten = program._update(gm, signature)
+    state_dict, constants = with_real_values(program, outcome.real_values)
+    rewritten = program._update(gm, signature, state_dict=state_dict, constants=constants)
     return AutopluginResult(rewritten, outcome.report, outcome.regions)
+
+
+_STATE_KINDS = frozenset({InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR})
+
+
+def program_constants(ep: torch.export.ExportedProgram) -> dict[str, torch.Tensor]:
+    """The tensors of the program's parameter, buffer and constant placeholders, by node name.
+
+    Buffers the program mutates are left out: their placeholders can't become real views, since
+    the program writes complex values back into them.
+    """
+    signature = ep.graph_signature
+    mutated = set(signature.buffers_to_mutate.values())
+    values: dict[str, torch.Tensor] = {}
+    for spec in signature.input_specs:
+        if spec.kind not in _STATE_KINDS or spec.target is None or spec.target in mutated:
+            continue
+        value = ep.state_dict.get(spec.target, ep.constants.get(spec.target))
+        if isinstance(spec.arg, TensorArgument) and isinstance(value, torch.Tensor):
+            values[spec.arg.name] = value
+    return values
+
+
+def with_real_values(
+    ep: torch.export.ExportedProgram, real_values: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], dict[str, object]]:
+    """The program's state_dict and constants with the placeholders made real (by node name)
+    holding their new values, under the same keys; the program itself is not changed.
+
+    The graph signature needs no change: each placeholder keeps its name, kind and target.
+    """
+    state_dict = dict(ep.state_dict)
+    constants: dict[str, object] = dict(ep.constants)
+    targets = {
+        spec.arg.name: spec.target
+        for spec in ep.graph_signature.input_specs
+        if isinstance(spec.arg, TensorArgument)
+    }
+    for name, value in real_values.items():
+        target = targets[name]
+        if target in state_dict:
+            state_dict[target] = value
+        else:
+            constants[target] = value
+    return state_dict, constants
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,6 +145,9 @@ class GraphOutcome:
     report: Report
     regions: tuple[OutlinedRegion, ...]
     renamed: Mapping[str, str]
+    # Placeholders (parameters, buffers, constants) made real views of their complex values,
+    # by node name: the caller stores these values in the program's state.
+    real_values: Mapping[str, torch.Tensor] = dataclasses.field(default_factory=dict)
 
 
 def renamed_outputs(
@@ -106,28 +168,41 @@ def outline_graph_module(
     oracle: SupportOracle,
     *,
     min_block_size: int = 5,
-    accept: Callable[[RegionBody], str | None] | None = None,
+    torch_executed_ops: Collection[object] = (),
+    constants: Mapping[str, torch.Tensor] | None = None,
 ) -> GraphOutcome:
     """Runs the pass on a GraphModule whose nodes carry fake-tensor ``meta['val']``, in place.
 
     This is the entry point of the Torch-TensorRT lowering pass, which sees a post-lowering
-    GraphModule rather than an ExportedProgram.
+    GraphModule rather than an ExportedProgram, and of `autoplugin`: both leave in the graph
+    exactly the regions `pluggable.region_refusal_reason` refuses (reported in ``left_in_graph``
+    with the reason), so what the report predicts is what compiling does.
 
     Args:
-        accept: asked about each proposed region's body before anything is outlined; a returned
-            reason leaves the region's nodes in the graph, reported in ``left_in_graph`` with
-            that reason (the lowering pass refuses regions TensorRT can't take as plugins).
+        torch_executed_ops: ops the user keeps in PyTorch; regions holding one are refused.
+        constants: the values of the placeholders that hold parameters, buffers or constants
+            (an ExportedProgram's, see `program_constants`); complex ones a region reads become
+            real views, returned in ``real_values``. A post-lowering GraphModule reads these
+            with get_attr instead, and gets new real attributes.
     """
+    constants = constants if constants is not None else {}
     verdicts = support_report(gm, oracle)
-    partition = propose_regions(gm, verdicts)
-    if accept is not None:
-        partition = _accepted(gm, partition, accept)
-    before = _segments(gm, verdicts, partition, outlined=False, min_block_size=min_block_size)
-    after = _segments(gm, verdicts, partition, outlined=True, min_block_size=min_block_size)
+    partition = propose_regions(gm, verdicts, constants=constants.keys())
+
+    def accept(body: RegionBody) -> str | None:
+        return region_refusal_reason(body, torch_executed_ops=torch_executed_ops)
+
+    partition = _accepted(gm, partition, accept)
+    before = _segments(
+        gm, verdicts, partition, outlined=False, min_block_size=min_block_size, constants=constants
+    )
+    after = _segments(
+        gm, verdicts, partition, outlined=True, min_block_size=min_block_size, constants=constants
+    )
     logger.info("outlining %d regions", len(partition.regions))
-    regions, renamed = outline_regions(gm, partition.regions)
+    regions, renamed, real_values = outline_regions(gm, partition.regions, constants=constants)
     report = build_report(gm, verdicts, partition, regions, before=before, after=after)
-    return GraphOutcome(report, regions, renamed)
+    return GraphOutcome(report, regions, renamed, real_values)
 
 
 def _accepted(
@@ -155,11 +230,33 @@ def _segments(
     *,
     outlined: bool,
     min_block_size: int,
+    constants: Collection[str],
 ) -> Segments:
-    in_regions = {name for region in partition.regions for name in region.nodes}
+    """Torch-TensorRT's predicted split of the graph as it is, or with the regions outlined."""
     native = {
-        name: v.verdict is Verdict.NATIVE or (outlined and name in in_regions)
+        name: v.verdict is Verdict.NATIVE
         for name, v in verdicts.verdicts.items()
         if v.verdict is not Verdict.IGNORED
     }
-    return predict_segments(gm, native, min_block_size=min_block_size)
+    return predict_segments(
+        gm,
+        native,
+        min_block_size=min_block_size,
+        contractions=_contractions(gm, partition) if outlined else (),
+        constants=constants,
+    )
+
+
+def _contractions(gm: torch.fx.GraphModule, partition: Partition) -> tuple[Contraction, ...]:
+    """Each region as the op call `outline_regions` puts in its place: it reads the body's
+    inputs (the region's, plus the tensors its outside size arithmetic comes from)."""
+    by_name = {n.name: n for n in gm.graph.nodes}
+    order = {n: i for i, n in enumerate(gm.graph.nodes)}
+    return tuple(
+        Contraction(
+            nodes=region.nodes,
+            inputs=region_body(gm, region, by_name=by_name, order=order).inputs,
+            outputs=region.outputs,
+        )
+        for region in partition.regions
+    )

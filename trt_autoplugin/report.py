@@ -70,14 +70,18 @@ class DryrunSegments:
     Attributes:
         version: the Torch-TensorRT release that ran.
         min_block_size: the setting it ran with.
-        before: engines and PyTorch segments without the pass.
-        after: with the pass registered.
+        before: engines and PyTorch segments without the pass; None if Torch-TensorRT failed.
+        after: with the pass registered; None if Torch-TensorRT failed.
+        before_error: the first line of what Torch-TensorRT raised without the pass.
+        after_error: the first line of what it raised with the pass.
     """
 
     version: str
     min_block_size: int
-    before: Segments
-    after: Segments
+    before: Segments | None
+    after: Segments | None
+    before_error: str | None = None
+    after_error: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -189,20 +193,29 @@ def _markdown_lines(report: Report) -> list[str]:
     return lines
 
 
-def _segment_rows(report: Report) -> list[tuple[str, Segments]]:
-    """(label, segments) rows: the prediction, then Torch-TensorRT's dryrun where it ran."""
+def _segment_rows(report: Report) -> list[tuple[str, str, str]]:
+    """(label, engines, PyTorch segments) rows: the prediction, then Torch-TensorRT's dryrun
+    where it ran (a run that failed shows its error in place of the counts)."""
     rows = [("before (predicted)", report.before), ("after (predicted)", report.after)]
     dryrun = report.torch_tensorrt_dryrun
+    out = [(label, str(s.tensorrt), str(s.pytorch)) for label, s in rows]
     if dryrun is not None:
         label = f"Torch-TensorRT {dryrun.version} dryrun"
-        rows += [(f"before ({label})", dryrun.before), (f"after ({label})", dryrun.after)]
-    return rows
+        for when, counts, error in (
+            ("before", dryrun.before, dryrun.before_error),
+            ("after", dryrun.after, dryrun.after_error),
+        ):
+            if counts is None:
+                out.append((f"{when} ({label})", f"fails: {error}", ""))
+            else:
+                out.append((f"{when} ({label})", str(counts.tensorrt), str(counts.pytorch)))
+    return out
 
 
 def _markdown_segments(report: Report) -> list[str]:
     lines = ["| | TensorRT engines | PyTorch segments (graph breaks) |", "|---|---|---|"]
-    for label, segments in _segment_rows(report):
-        lines.append(f"| {label} | {segments.tensorrt} | {segments.pytorch} |")
+    for label, engines, pytorch in _segment_rows(report):
+        lines.append(f"| {label} | {engines} | {pytorch} |")
     if report.torch_tensorrt_dryrun_error:
         lines += ["", f"Torch-TensorRT's dryrun did not run: {report.torch_tensorrt_dryrun_error}"]
     return lines
@@ -233,8 +246,8 @@ def rich_renderables(report: Report) -> list[Any]:
     segments.add_column("")
     segments.add_column("TensorRT engines", justify="right")
     segments.add_column("PyTorch segments (graph breaks)", justify="right")
-    for label, counts in _segment_rows(report):
-        segments.add_row(label, str(counts.tensorrt), str(counts.pytorch))
+    for label, engines, pytorch in _segment_rows(report):
+        segments.add_row(escape(label), escape(engines), pytorch)
 
     regions = Table(title=f"Regions outlined into plugins ({len(report.regions)})")
     for column in ("op", "nodes", "targets", "inputs", "outputs"):

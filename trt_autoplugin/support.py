@@ -5,7 +5,8 @@ Three oracles answer the same question:
 * :class:`TorchTensorRTSupport` asks Torch-TensorRT's own converter registry, as its partitioner
   does (live; needs ``torch_tensorrt`` and therefore TensorRT).
 * :class:`SnapshotSupport` predicts the answer from a JSON snapshot of a Torch-TensorRT release's
-  registry shipped in this package (offline; used when ``torch_tensorrt`` does not import).
+  registry shipped in this package (offline; used when ``torch_tensorrt`` does not import). One
+  ships per supported release; ``trt_autoplugin.snapshot`` chooses it by what is installed.
 * :class:`OpSetSupport` forces ops into plugins or keeps them native, alone or over another oracle.
 
 Analysis is pure: :func:`support_report` takes a graph and returns verdicts, touching nothing.
@@ -13,9 +14,6 @@ Analysis is pure: :func:`support_report` takes a graph and returns verdicts, tou
 
 import dataclasses
 import enum
-import functools
-import importlib.resources
-import json
 import operator
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -25,8 +23,14 @@ import torch.fx
 from torch.fx.experimental.symbolic_shapes import free_symbols
 
 from .errors import SupportError, describe_node
-
-SNAPSHOT_VERSION = "2.13.0"
+from .snapshot import (
+    SnapshotChoice,
+    SnapshotRule,
+    default_snapshot_choice,
+    load_snapshot,
+    snapshot_decompositions,
+    snapshot_versions,
+)
 
 # Nodes Torch-TensorRT's lowering removes before partitioning (remove_assert_nodes) or that carry
 # no computation; they never split an engine, so they count as neither side.
@@ -54,7 +58,9 @@ class NodeSupport:
 
     verdict: Verdict
     reason: str
-    conditional: bool = False  # native only if a capability validator agrees (snapshot only)
+    # Native only if Torch-TensorRT agrees when compiling: a capability validator (snapshot) or
+    # its complex rewrite (complex chains).
+    conditional: bool = False
 
     @property
     def is_native(self) -> bool:
@@ -67,7 +73,10 @@ class SupportOracle(Protocol):
 
     @property
     def description(self) -> str:
-        """Who answers, for the report (e.g. 'snapshot of Torch-TensorRT 2.13.0 (predicted)')."""
+        """Who answers, for the report.
+
+        E.g. 'snapshot of Torch-TensorRT 2.13.0 (chosen by torch 2.13.0; predicted)'.
+        """
         ...
 
     def node_support(self, node: torch.fx.Node) -> NodeSupport:
@@ -116,152 +125,66 @@ def is_ignored(node: torch.fx.Node) -> bool:
     return node.op in ("placeholder", "output") or node.target in _IGNORED_TARGETS
 
 
-# --- the snapshot -------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ConverterEntry:
-    """One registered converter for a target, as recorded in a snapshot."""
-
-    validator: str | None
-    supports_dynamic_shapes: bool
-    requires_output_allocator: bool
-    enabled: bool
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ConverterSnapshot:
-    """A Torch-TensorRT release's converter registry and decomposition sets, read from JSON."""
-
-    version: str
-    converters: Mapping[str, tuple[ConverterEntry, ...]]
-    torch_enabled_decompositions: frozenset[str]
-    torch_disabled_decompositions: frozenset[str]
-    torch_tensorrt_decompositions: frozenset[str]
-
-
-def snapshot_versions() -> tuple[str, ...]:
-    """Torch-TensorRT versions for which a snapshot ships in this package."""
-    folder = importlib.resources.files("trt_autoplugin") / "snapshots"
-    names = [p.name for p in folder.iterdir() if p.name.startswith("torch_tensorrt-")]
-    return tuple(sorted(n.removeprefix("torch_tensorrt-").removesuffix(".json") for n in names))
-
-
-@functools.cache
-def load_snapshot(version: str = SNAPSHOT_VERSION) -> ConverterSnapshot:
-    """The shipped snapshot for a Torch-TensorRT version.
-
-    Raises:
-        SupportError: no snapshot for that version, or the file is malformed.
-    """
-    resource = importlib.resources.files("trt_autoplugin") / "snapshots"
-    path = resource / f"torch_tensorrt-{version}.json"
-    if not path.is_file():
-        raise SupportError(
-            f"no converter snapshot for Torch-TensorRT {version}; shipped: "
-            f"{', '.join(snapshot_versions()) or 'none'}. Regenerate one with "
-            "`python -m trt_autoplugin.snapshot_build --wheel torch_tensorrt-<version>.whl`."
-        )
-    return snapshot_from_json(json.loads(path.read_text()))
-
-
-def snapshot_from_json(data: Mapping[str, Any]) -> ConverterSnapshot:
-    """Parses the snapshot format written by ``trt_autoplugin.snapshot_build``."""
-    try:
-        converters = {
-            target: tuple(
-                ConverterEntry(
-                    validator=entry.get("validator"),
-                    supports_dynamic_shapes=bool(entry.get("supports_dynamic_shapes", False)),
-                    requires_output_allocator=bool(entry.get("requires_output_allocator", False)),
-                    enabled=entry.get("enabled", True) is not False,
-                )
-                for entry in entries
-            )
-            for target, entries in data["converters"].items()
-        }
-        decompositions = data["decompositions"]
-        return ConverterSnapshot(
-            version=str(data["torch_tensorrt_version"]),
-            converters=converters,
-            torch_enabled_decompositions=frozenset(decompositions["torch_enabled"]),
-            torch_disabled_decompositions=frozenset(decompositions["torch_disabled"]),
-            torch_tensorrt_decompositions=frozenset(decompositions["torch_tensorrt"]),
-        )
-    except (KeyError, TypeError, AttributeError) as e:
-        raise SupportError(f"malformed converter snapshot: missing or bad field {e}") from e
-
-
-def _overloads_named(names: Iterable[str]) -> list[torch._ops.OpOverload]:
-    found = []
-    for name in names:
-        parts = name.split(".")
-        if len(parts) != 3:
-            continue
-        namespace, op_name, overload = parts
-        packet = getattr(getattr(torch.ops, namespace, None), op_name, None)
-        op = getattr(packet, overload, None) if packet is not None else None
-        if isinstance(op, torch._ops.OpOverload):
-            found.append(op)
-    return found
-
-
-def snapshot_decompositions(snapshot: ConverterSnapshot) -> dict[Any, Callable[..., Any]]:
-    """Torch-TensorRT's default decomposition table, rebuilt offline from a snapshot.
-
-    Torch's own decompositions for the enabled set, plus every CompositeImplicitAutograd op of
-    the aten namespace minus the disabled set, as ``get_decompositions`` builds it. Torch-TensorRT's
-    own decompositions need TensorRT to import, so their ops are not decomposed offline; the
-    oracle counts them as native instead (they lower to converted ops).
-    """
-    from torch._export.utils import (
-        _collect_all_valid_cia_ops_for_aten_namespace,
-        _get_decomp_for_cia,
-    )
-
-    skipped = snapshot.torch_disabled_decompositions | snapshot.torch_tensorrt_decompositions
-    enabled = [
-        op
-        for op in _overloads_named(snapshot.torch_enabled_decompositions)
-        if str(op) not in skipped
-    ]
-    table: dict[Any, Callable[..., Any]] = dict(torch._decomp.get_decompositions(enabled))
-    for op in _collect_all_valid_cia_ops_for_aten_namespace():
-        if str(op) not in skipped and "scaled_dot_product" not in str(op):
-            table[op] = _get_decomp_for_cia(op)
-    return table
-
-
 class SnapshotSupport:
     """Predicts Torch-TensorRT's answers from a shipped snapshot of its converter registry.
 
-    Mirrors ``DYNAMO_CONVERTERS.__getitem__`` and ``TorchTensorRTOperatorSupport``: complex
-    tensors never convert; ``torch_executed_ops`` forces Torch; a converter without dynamic-shape
-    support is skipped for a node with symbolic sizes. A converter gated by a capability validator
-    can't be evaluated offline: its nodes are predicted native and flagged ``conditional``.
+    Mirrors ``DYNAMO_CONVERTERS.__getitem__`` and the release's ``TorchTensorRTOperatorSupport``:
+    ``torch_executed_ops`` forces Torch; a converter without dynamic-shape support is skipped for
+    a node with symbolic sizes; complex tensors and ``fallback_data_dependent_ops`` are handled
+    as the snapshot records that release doing (``snapshot.OperatorSupportChecks``). A converter
+    gated by a capability validator can't be evaluated offline: its nodes are predicted native
+    and flagged ``conditional``.
 
     Args:
-        version: Torch-TensorRT version of the snapshot.
+        version: Torch-TensorRT version of the snapshot; None chooses by what is installed
+            (``snapshot.choose_snapshot``), and :attr:`description` says which and why.
         torch_executed_ops: ops (or their names) to keep in Torch, as in ``CompilationSettings``.
         assume_dynamic_shape_support: as in ``CompilationSettings``.
+        fallback_data_dependent_ops: as in ``CompilationSettings`` (Torch-TensorRT 2.13 on).
+
+    Raises:
+        SupportError: no snapshot ships for ``version`` (the message lists those that do), or
+            ``fallback_data_dependent_ops`` is set for a release without that setting.
     """
 
     def __init__(
         self,
-        version: str = SNAPSHOT_VERSION,
+        version: str | None = None,
         *,
         torch_executed_ops: Collection[object] = (),
         assume_dynamic_shape_support: bool = False,
+        fallback_data_dependent_ops: bool = False,
     ) -> None:
-        self.snapshot = load_snapshot(version)
+        self.choice = (
+            default_snapshot_choice()
+            if version is None
+            else SnapshotChoice(version, SnapshotRule.REQUESTED, "chosen explicitly")
+        )
+        self.snapshot = load_snapshot(self.choice.version)
+        if fallback_data_dependent_ops and not (
+            self.snapshot.operator_support.honors_fallback_data_dependent_ops
+        ):
+            honoring = [
+                v
+                for v in snapshot_versions()
+                if load_snapshot(v).operator_support.honors_fallback_data_dependent_ops
+            ]
+            raise SupportError(
+                f"Torch-TensorRT {self.snapshot.version} has no fallback_data_dependent_ops "
+                "setting (2.13 added it); drop the option or choose a snapshot that has it: "
+                f"{', '.join(honoring) or 'none ships'}"
+            )
         self.torch_executed_ops = frozenset(
             op if isinstance(op, str) else target_name(op) for op in torch_executed_ops
         )
         self.assume_dynamic_shape_support = assume_dynamic_shape_support
+        self.fallback_data_dependent_ops = fallback_data_dependent_ops
 
     @property
     def description(self) -> str:
-        return f"snapshot of Torch-TensorRT {self.snapshot.version} (predicted)"
+        return (
+            f"snapshot of Torch-TensorRT {self.snapshot.version} ({self.choice.because}; predicted)"
+        )
 
     def decompositions(self) -> Mapping[Any, Callable[..., Any]]:
         return snapshot_decompositions(self.snapshot)
@@ -270,7 +193,10 @@ class SnapshotSupport:
         if node.op == "get_attr":
             return NodeSupport(Verdict.NATIVE, "get_attr")
         name = target_name(node.target)
-        if has_complex_values(node):
+        is_complex = has_complex_values(node)
+        # Per release, from the snapshot: 2.12 on reject complex nodes before the registry
+        # lookup; 2.11 hands them to their converter like any other node.
+        if is_complex and self.snapshot.operator_support.rejects_complex_dtypes:
             return NodeSupport(
                 Verdict.UNSUPPORTED, "complex tensors (TensorRT has no complex type)"
             )
@@ -278,7 +204,11 @@ class SnapshotSupport:
             return NodeSupport(Verdict.UNSUPPORTED, "listed in torch_executed_ops")
         if name in self.snapshot.torch_tensorrt_decompositions:
             return NodeSupport(Verdict.NATIVE, "decomposed by Torch-TensorRT before conversion")
-        return self._converter_support(node, name)
+        support = self._converter_support(node, name)
+        if is_complex and support.is_native:
+            note = f"Torch-TensorRT {self.snapshot.version} does not reject complex tensors"
+            return dataclasses.replace(support, reason=f"{support.reason}; {note}")
+        return support
 
     def _converter_support(self, node: torch.fx.Node, name: str) -> NodeSupport:
         entries = [e for e in self.snapshot.converters.get(name, ()) if e.enabled]
@@ -290,6 +220,14 @@ class SnapshotSupport:
             return NodeSupport(
                 Verdict.UNSUPPORTED,
                 f"the converter for {name} does not support dynamic shapes",
+            )
+        # The partitioner asks whether the converter DYNAMO_CONVERTERS selects needs an output
+        # allocator: the first usable entry, unless its validator (unknown here) rejects the node.
+        if self.fallback_data_dependent_ops and usable[0].requires_output_allocator:
+            return NodeSupport(
+                Verdict.UNSUPPORTED,
+                f"the converter for {name} needs an output allocator and "
+                "fallback_data_dependent_ops runs such nodes in PyTorch",
             )
         unconditional = [e for e in usable if e.validator is None]
         if unconditional:
@@ -389,7 +327,11 @@ class OpSetSupport:
 
 
 def default_support() -> SupportOracle:
-    """The live registry when ``torch_tensorrt`` imports, else the shipped snapshot."""
+    """The live registry when ``torch_tensorrt`` imports, else a shipped snapshot.
+
+    The snapshot is the installed torch_tensorrt's release if one ships, else torch's
+    (:func:`trt_autoplugin.snapshot.choose_snapshot`); the oracle's description says which.
+    """
     from . import converter
 
     if converter.is_torch_tensorrt_available():
@@ -424,6 +366,11 @@ class SupportReport:
 def support_report(gm: torch.fx.GraphModule, oracle: SupportOracle) -> SupportReport:
     """Asks the oracle about every node of the graph. Pure: the graph is not changed.
 
+    Complex chains are then decided whole, whatever the oracle said about their nodes (see
+    `complex_chains`): a chain holding a node no converter takes even on real tensors (an FFT)
+    is UNSUPPORTED throughout, so it is outlined into one plugin; any other chain is NATIVE
+    (``conditional``), left to Torch-TensorRT's ``complex_graph_detection`` rewrite.
+
     Raises:
         SupportError: the oracle failed on a node (the message names it).
     """
@@ -440,6 +387,7 @@ def support_report(gm: torch.fx.GraphModule, oracle: SupportOracle) -> SupportRe
                 verdicts[node.name] = oracle.node_support(node)
             except (RuntimeError, TypeError, ValueError, KeyError) as e:
                 raise SupportError(f"{oracle.description} failed on {describe_node(node)}") from e
+    _decide_complex_chains(gm, verdicts, oracle)
     _ignore_assert_inputs(gm, verdicts)
     return SupportReport(oracle.description, verdicts)
 
@@ -462,3 +410,162 @@ def _getitem_support(node: torch.fx.Node, verdicts: Mapping[str, NodeSupport]) -
         parent = verdicts[producer.name]
         return NodeSupport(parent.verdict, f"unpacks {producer.name}", parent.conditional)
     return NodeSupport(Verdict.NATIVE, "getitem")
+
+
+# --- complex chains -----------------------------------------------------------------------------
+#
+# TensorRT has no complex type. Torch-TensorRT's ``complex_graph_detection`` lowering pass rewrites
+# complex arithmetic into real arithmetic on a [..., 2] layout, but it can't rewrite an op that
+# has no converter even on real tensors (an FFT), and a complex tensor can cross neither an engine
+# boundary nor a plugin's. Releases also disagree node by node (2.13 rejects every complex node,
+# 2.11 accepts a complex ``slice`` or ``mul``). So complex nodes are decided per chain, whatever
+# the oracle says about each: a chain with a node no converter takes even ignoring complexity is
+# outlined whole (every node UNSUPPORTED); any other chain is left to Torch-TensorRT's complex
+# rewrite, and its nodes are predicted NATIVE, flagged ``conditional`` since the rewrite needs a
+# rule for each op (2.13 sends an op without one to PyTorch).
+
+# Ops that only move between a complex tensor and its real [..., 2] layout: every release's
+# complex_graph_detection (2.11 on) erases them, so on real tensors they need no converter. A
+# getitem follows its producer.
+_COMPLEX_LAYOUT_TARGETS: frozenset[object] = frozenset(
+    {
+        torch.ops.aten.view_as_complex.default,
+        torch.ops.aten.view_as_real.default,
+        operator.getitem,
+    }
+)
+
+_REWRITTEN = (
+    "complex: Torch-TensorRT's complex_graph_detection rewrites its chain into real arithmetic"
+)
+
+
+def carries_complex(node: torch.fx.Node) -> bool:
+    """Whether the node's own value is (or holds) a complex tensor."""
+    return any(v.dtype.is_complex for v in _tensor_values(node.meta.get("val")))
+
+
+def complex_chains(gm: torch.fx.GraphModule) -> list[list[torch.fx.Node]]:
+    """The graph's complex chains, each in graph order, ordered by their first node.
+
+    A chain is a connected set of call_function nodes that read or produce complex tensors,
+    joined where one hands a complex tensor to the other. Parameters and constants join nothing:
+    they enter each chain's plugin as real views (`outline.region_body`).
+    """
+    order = {n: i for i, n in enumerate(gm.graph.nodes)}
+    members = {
+        n: None
+        for n in gm.graph.nodes
+        if n.op == "call_function" and not is_ignored(n) and has_complex_values(n)
+    }
+    chains: list[list[torch.fx.Node]] = []
+    seen: set[torch.fx.Node] = set()
+    for start in members:
+        if start in seen:
+            continue
+        seen.add(start)
+        chain, stack = [], [start]
+        while stack:
+            node = stack.pop()
+            chain.append(node)
+            for other in _complex_neighbours(node, members):
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        chains.append(sorted(chain, key=order.__getitem__))
+    return chains
+
+
+def _complex_neighbours(
+    node: torch.fx.Node, members: Mapping[torch.fx.Node, None]
+) -> list[torch.fx.Node]:
+    inputs = [a for a in node.all_input_nodes if a in members and carries_complex(a)]
+    users = [u for u in node.users if u in members] if carries_complex(node) else []
+    return inputs + users
+
+
+def real_twin(node: torch.fx.Node) -> torch.fx.Node:
+    """The node as an oracle would see it if its complex tensors were real.
+
+    A copy of the node in a scratch graph, its inputs placeholders, where every complex value
+    (its own and its inputs') is a real tensor of the same shape and device. The node's own
+    graph is not touched.
+    """
+    graph = torch.fx.Graph()
+    env: dict[torch.fx.Node, torch.fx.Node] = {}
+    for arg in node.all_input_nodes:
+        env[arg] = graph.placeholder(arg.name)
+        env[arg].meta = _real_meta(arg.meta)
+    twin = graph.node_copy(node, env.__getitem__)
+    twin.meta = _real_meta(node.meta)
+    graph.output(twin)
+    # The live registry reads the node's owning module, as Torch-TensorRT's partitioner does.
+    torch.fx.GraphModule(torch.nn.Module(), graph)
+    return twin
+
+
+def _real_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    real = {**meta, "val": _real_value(meta.get("val"))}
+    tensor_meta = meta.get("tensor_meta")
+    if hasattr(tensor_meta, "_replace") and getattr(tensor_meta, "dtype", None) is not None:
+        real["tensor_meta"] = tensor_meta._replace(dtype=tensor_meta.dtype.to_real())
+    return real
+
+
+def _real_value(value: object) -> object:
+    if isinstance(value, torch.Tensor) and value.dtype.is_complex:
+        return torch.empty_like(value, dtype=value.dtype.to_real())
+    if isinstance(value, list | tuple):
+        return type(value)(_real_value(v) for v in value)
+    return value
+
+
+def _support_ignoring_complex(
+    node: torch.fx.Node, verdict: NodeSupport, oracle: SupportOracle
+) -> NodeSupport:
+    if verdict.is_native or node.target in _COMPLEX_LAYOUT_TARGETS:
+        return NodeSupport(Verdict.NATIVE, verdict.reason)
+    try:
+        return oracle.node_support(real_twin(node))
+    except (RuntimeError, TypeError, ValueError, KeyError) as e:
+        raise SupportError(
+            f"{oracle.description} failed on {describe_node(node)} with its complex tensors "
+            "taken as real"
+        ) from e
+
+
+def _chain_verdicts(
+    chain: list[torch.fx.Node], verdicts: Mapping[str, NodeSupport], oracle: SupportOracle
+) -> dict[str, NodeSupport]:
+    """The verdicts of one complex chain's nodes: all outlined, or all left to the rewrite."""
+    for node in chain:
+        support = _support_ignoring_complex(node, verdicts[node.name], oracle)
+        if not support.is_native:
+            return _outlined_chain(chain, node, support)
+    return {
+        n.name: verdicts[n.name]
+        if verdicts[n.name].is_native
+        else NodeSupport(Verdict.NATIVE, _REWRITTEN, conditional=True)
+        for n in chain
+    }
+
+
+def _outlined_chain(
+    chain: list[torch.fx.Node], blocker: torch.fx.Node, support: NodeSupport
+) -> dict[str, NodeSupport]:
+    reason = (
+        f"in a complex chain with {blocker.name} ({target_name(blocker.target)}: "
+        f"{support.reason}); TensorRT has no complex type, so the chain becomes one plugin"
+    )
+    verdicts = {n.name: NodeSupport(Verdict.UNSUPPORTED, reason) for n in chain}
+    verdicts[blocker.name] = NodeSupport(Verdict.UNSUPPORTED, support.reason)
+    return verdicts
+
+
+def _decide_complex_chains(
+    gm: torch.fx.GraphModule, verdicts: dict[str, NodeSupport], oracle: SupportOracle
+) -> None:
+    for chain in complex_chains(gm):
+        decided = [n for n in chain if verdicts[n.name].verdict is not Verdict.IGNORED]
+        if decided:
+            verdicts.update(_chain_verdicts(decided, verdicts, oracle))
