@@ -8,6 +8,7 @@ import torch.fx
 from hypothesis import strategies as st
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp
+from torch.fx.passes.shape_prop import _extract_tensor_metadata
 
 SHAPE = (3, 4)
 
@@ -138,3 +139,15 @@ def release_versions(draw: st.DrawFn) -> str:
 def installed_versions(draw: st.DrawFn) -> str:
     """A package's ``__version__`` as installed: a release, maybe with a local/dev suffix."""
     return draw(release_versions()) + draw(st.sampled_from(_VERSION_SUFFIXES))
+
+
+@st.composite
+def graphs_with_tensor_meta(draw: st.DrawFn, max_nodes: int = 40) -> RandomGraph:
+    """`random_graphs` whose tensor nodes carry ``tensor_meta``, as an exported graph's do, each
+    kept or left out at random: Torch-TensorRT's partitioner fuses nodes that lack it."""
+    graph = draw(random_graphs(max_nodes))
+    for node in graph.gm.graph.nodes:
+        value = node.meta.get("val")
+        if isinstance(value, torch.Tensor) and draw(st.booleans()):
+            node.meta["tensor_meta"] = _extract_tensor_metadata(value)
+    return graph

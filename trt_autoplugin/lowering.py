@@ -20,9 +20,9 @@ from .aot import aot_or_reason
 from .converter import RegionHandle, register_region, require_torch_tensorrt
 from .errors import AutopluginError
 from .outline import OutlinedRegion
-from .partition import Segments
 from .pipeline import GraphOutcome, outline_graph_module
 from .report import DryrunSegments, ImplementationEntry, NodeEntry
+from .segments import Segments
 from .support import SupportOracle, TorchTensorRTSupport
 
 logger = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ import torch.fx
 from torch.export.graph_signature import ExportGraphSignature, InputKind, TensorArgument
 
 from .outline import OutlinedRegion, RegionBody, outline_regions, region_body
-from .partition import Partition, Segments, propose_regions
+from .partition import Partition, propose_regions
 from .pluggable import region_refusal_reason
 from .report import Report, build_report
-from .segments import Contraction, predict_segments
+from .segments import Contraction, Segments, predict_segments
 from .support import SupportOracle, SupportReport, Verdict, as_oracle, support_report
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ import torch.fx
 
 from .errors import source_line
 from .outline import OutlinedRegion
-from .partition import Partition, Segments
+from .partition import Partition
+from .segments import Segments
 from .support import SupportReport, Verdict
 
 

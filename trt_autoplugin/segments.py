@@ -61,7 +61,6 @@ from torch.fx.passes.tools_common import (
 )
 
 from .errors import PartitionError, describe_node
-from .partition import Segments
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +78,22 @@ _INT64_MAX = 2**63 - 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Segments:
+    """TensorRT engines and PyTorch segments (graph breaks) of a partitioned graph."""
+
+    tensorrt: int
+    pytorch: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Contraction:
     """Nodes our pass replaces by one op call, as Torch-TensorRT then sees them.
 
     Attributes:
-        nodes: names of the replaced nodes (a region's).
+        nodes: names of the replaced nodes (a region's), in graph order.
         inputs: names of the nodes the op call reads (the region body's inputs).
         outputs: names of the replaced nodes whose values the call returns; with more than
-            one, each is read through a getitem of the call.
+            one, each is read through a getitem of the call. With none, the call is dead code.
     """
 
     nodes: tuple[str, ...]
@@ -94,8 +101,8 @@ class Contraction:
     outputs: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if not self.nodes or not self.outputs:
-            raise PartitionError("a contraction needs nodes and outputs")
+        if not self.nodes:
+            raise PartitionError("a contraction needs at least one node")
 
 
 def predict_segments(
@@ -268,9 +275,13 @@ def lowered_graph(
 
     Not mirrored: ``repair_input_as_output`` (its ``get_tensor_placeholders`` wants a
     ``node.type``, which an exported graph's placeholders lack, so it never fires there);
-    ``replace_fused_rms_norm`` and ``fuse_prims_broadcast`` (for ops the decompositions leave
-    out); the complex rewrite (``complex_graph_detection``) and the attention and distributed
-    passes. 2.14 adds ``fuse_pad_into_convolution`` and ``decompose_dynamic_slice_scatter``.
+    ``replace_fused_rms_norm`` (the decompositions leave no ``_fused_rms_norm``);
+    ``fuse_prims_broadcast`` (``prims.sum`` read only by ``prims.broadcast_in_dim`` becomes one
+    ``aten.sum``: one node fewer); the complex rewrite (``complex_graph_detection``, 2.14's
+    ``complex_lowering_pass``), whose nodes the verdicts already judge; the attention and
+    distributed passes, which change arguments, not nodes. 2.14 adds
+    ``fuse_pad_into_convolution`` and ``decompose_dynamic_slice_scatter``, not mirrored either;
+    2.11 and 2.12 lack ``eliminate_sym_min_int64_max``.
 
     Raises:
         PartitionError: a kept node reads a node absent from ``native``.
@@ -304,15 +315,17 @@ def _copied_graph(
         elif node.name not in inside:
             copy.add(node, native, constants)
     copy.connect()
-    lowered = torch.fx.GraphModule(torch.nn.Module(), graph)
+    # gm as the root: the copy's call_module nodes (``_guards_fn``) need their modules.
+    lowered = torch.fx.GraphModule(gm, graph)
     if not _is_topological(graph):
         stable_topological_sort(lowered)
     return lowered
 
 
 class _Copy:
-    """Builds the copy in two steps: nodes first, in graph order, then their arguments, since a
-    contraction's call is placed before nodes that read its outputs."""
+    """Builds the copy in two steps, nodes in graph order and then their arguments: a
+    contraction's call goes where its last node was, after nodes that may read its earlier
+    outputs (the caller then sorts the copy)."""
 
     def __init__(self, graph: torch.fx.Graph, by_name: Mapping[str, torch.fx.Node]) -> None:
         self.graph = graph
@@ -408,25 +421,26 @@ def _remove_input_alias_fixing_clones(graph: torch.fx.Graph) -> None:
 
 
 def _fold_constants(lowered: torch.fx.GraphModule) -> None:
-    """``constant_fold``: Inductor's ConstantFolder, constructors included, on values unknown.
+    """``constant_fold``: Inductor's ConstantFolder, constructors included, without values.
 
-    Torch-TensorRT runs it on the real parameters; without them, ConstantFolder's own
+    Torch-TensorRT runs it on the real parameters; here ConstantFolder's own
     ``lifted_constant_names`` mode marks what would fold. A folded node becomes a constant.
     """
     graph = lowered.graph
     names = [n.name for n in graph.nodes if _is_constant(n)]
     folder = _constant_folder_class()(lowered, skip_constructors=False, lifted_constant_names=names)
     folder.run()
-    # With real values, only a tensor result becomes a constant; other values (an item()) stay
-    # call nodes while what they feed folds.
-    folded = [n for n in folder.node_replacements if isinstance(n.meta.get("val"), torch.Tensor)]
     first = next(iter(graph.nodes))
-    for node in folded:
+    for node in list(folder.node_replacements):
         with graph.inserting_before(first):
             constant = graph.placeholder(f"{node.name}_folded")
         constant.meta = {**node.meta, _CONSTANT: True}
         node.replace_all_uses_with(constant)
         graph.erase_node(node)
+
+
+# A constant that is no tensor (a tuple, an int): what reads it may fold, it stays a node.
+_NOT_A_TENSOR = object()
 
 
 @functools.cache
@@ -436,12 +450,28 @@ def _constant_folder_class() -> type:
     from torch._inductor.constant_folding import ConstantFolder
 
     class TensorRTConstantFolder(ConstantFolder):
-        """``_TorchTensorRTConstantFolder`` of ``constant_folding.py``: it folds everything
-        Inductor's would keep (quantization patterns) except modelopt's quantize ops. In 2.14
-        nodes marked by constant-fold exclusion rules stay too; none is registered by default."""
+        """``_TorchTensorRTConstantFolder`` of ``constant_folding.py``, run without values."""
 
         def is_impure(self, node: torch.fx.Node) -> bool:
+            # Torch-TensorRT's override: everything folds (Inductor keeps some quantization
+            # patterns) but modelopt's quantize ops. In 2.14 nodes marked by constant-fold
+            # exclusion rules stay too; it registers none itself.
             return node.target in _modelopt_quantize_ops()
+
+        def _deduce_value(self, node: torch.fx.Node) -> object:
+            # The base marks every node reading only constants foldable. Torch-TensorRT runs
+            # real values, and ConstantFolder replaces (and counts the uses of) tensor results
+            # only: a tuple or int result stays a node, though what reads it may fold.
+            args = torch.utils._pytree.arg_tree_leaves(*node.args, **node.kwargs)
+            for arg in args:
+                if not isinstance(arg, torch.fx.Node) or arg.name in self.lifted_constant_names:
+                    continue
+                value = self.env[arg]
+                if value is not self.deferred_value and value is not _NOT_A_TENSOR:
+                    return self.unknown_value
+            if isinstance(node.meta.get("val"), torch.Tensor):
+                return self.deferred_value
+            return _NOT_A_TENSOR
 
     return TensorRTConstantFolder
 

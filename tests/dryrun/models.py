@@ -63,6 +63,102 @@ def global_filter(*, batch_min: int = 1) -> Model:
     return model, (image,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
 
 
+class LogSpaceScan(nn.Module):
+    """A gated linear recurrence computed as a parallel scan in log space (Heinsen 2023, the
+    form Mamba-style layers use off-GPU): ``h_t = a_t * h_{t-1} + b_t`` via ``logcumsumexp``."""
+
+    def __init__(self, features: int = 16) -> None:
+        super().__init__()
+        self.gates = nn.Linear(features, 2 * features)
+        self.out = nn.Linear(features, features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, time, features)
+        log_a, b = self.gates(x).chunk(2, dim=-1)
+        log_a = -nn.functional.softplus(log_a)  # decay in (0, 1)
+        a_star = torch.cumsum(log_a, dim=1)
+        log_h = a_star + torch.logcumsumexp(torch.log(nn.functional.softplus(b)) - a_star, dim=1)
+        return self.out(torch.exp(log_h)) + x
+
+
+class SplineCoupling(nn.Module):
+    """A rational-quadratic spline coupling layer (neural spline flows), reduced to its bin
+    search: ``searchsorted`` finds each value's bin among learned, monotone knots."""
+
+    def __init__(self, features: int = 8, bins: int = 6) -> None:
+        super().__init__()
+        self.half = features // 2
+        self.widths = nn.Linear(self.half, self.half * bins)
+        self.heights = nn.Linear(self.half, self.half * bins)
+        self.bins = bins
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, features), values in (0, 1)
+        cond, value = x[:, : self.half], x[:, self.half :].contiguous()
+        shape = (x.shape[0], self.half, self.bins)
+        widths = torch.softmax(self.widths(cond).reshape(shape), dim=-1)
+        heights = torch.softmax(self.heights(cond).reshape(shape), dim=-1)
+        knots = nn.functional.pad(torch.cumsum(widths, dim=-1), (1, 0))[..., :-1].contiguous()
+        index = torch.searchsorted(knots, value.unsqueeze(-1)).clamp(1, self.bins) - 1
+        left = torch.gather(knots, -1, index)
+        width = torch.gather(widths, -1, index)
+        below = torch.gather(nn.functional.pad(torch.cumsum(heights, -1), (1, 0)), -1, index)
+        height = torch.gather(heights, -1, index)
+        moved = below + height * (value.unsqueeze(-1) - left) / width
+        return torch.cat([cond, moved.squeeze(-1)], dim=-1)
+
+
+class RotaryAttention(nn.Module):
+    """A LLaMA-style attention block with rotary embeddings applied through complex numbers
+    (``view_as_complex`` times a complex ``freqs_cis`` buffer). Every op has a converter: a
+    control that the pass leaves to Torch-TensorRT's own complex rewrite."""
+
+    def __init__(self, dim: int = 32, heads: int = 4, length: int = 16) -> None:
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.proj = nn.Linear(dim, dim, bias=False)
+        inverse = 1.0 / (10000 ** (torch.arange(0, self.head_dim, 2).float() / self.head_dim))
+        angles = torch.outer(torch.arange(length).float(), inverse)
+        self.register_buffer("freqs_cis", torch.polar(torch.ones_like(angles), angles))
+
+    def _rotated(self, t: torch.Tensor) -> torch.Tensor:  # (batch, length, heads, head_dim)
+        pairs = torch.view_as_complex(t.float().reshape(*t.shape[:-1], -1, 2))
+        rotated = pairs * self.freqs_cis[None, :, None, :]
+        return torch.view_as_real(rotated).flatten(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, length, dim)
+        batch, length, dim = x.shape
+        q, k, v = self.qkv(x).reshape(batch, length, 3, self.heads, self.head_dim).unbind(2)
+        q, k = self._rotated(q), self._rotated(k)
+        out = nn.functional.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True
+        )
+        return x + self.proj(out.transpose(1, 2).reshape(batch, length, dim))
+
+
+def log_space_scan(*, batch_min: int = 1) -> Model:
+    """Log-space parallel scan (logcumsumexp) between linear layers; dynamic batch."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 12, 16)
+    return LogSpaceScan().eval(), (x,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
+
+
+def spline_coupling(*, batch_min: int = 1) -> Model:
+    """Neural-spline-flow coupling: searchsorted over learned knots; dynamic batch."""
+    torch.manual_seed(0)
+    x = torch.rand(3, 8)
+    return SplineCoupling().eval(), (x,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
+
+
+def rotary_attention(*, batch_min: int = 1) -> Model:
+    """LLaMA-style rotary attention (complex arithmetic Torch-TensorRT rewrites); dynamic batch."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 16, 32)
+    return RotaryAttention().eval(), (x,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
+
+
 MODELS: dict[str, Callable[[], Model]] = {
     "global_filter": global_filter,
+    "log_space_scan": log_space_scan,
+    "spline_coupling": spline_coupling,
+    "rotary_attention": rotary_attention,
 }
