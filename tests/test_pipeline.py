@@ -125,10 +125,11 @@ def test_two_outputs_of_different_dtypes(
     assert "trt_autoplugin_examples.quantize_rows.default" in region.targets
 
 
-def test_conditional_converters_are_reported(
-    results: dict[str, tuple[torch.nn.Module, AutopluginResult]],
-) -> None:
-    conditional = results["spectral"][1].report.conditional
+def test_conditional_converters_are_reported() -> None:
+    # From Torch-TensorRT 2.12 on, the convolution converter has a capability validator (2.11's
+    # has none, so the snapshot is named rather than chosen by the installed torch).
+    ep = examples.export_example("spectral")
+    conditional = autoplugin(ep, support=SnapshotSupport("2.13.0")).report.conditional
     assert any(e.target == "aten.convolution.default" for e in conditional)
 
 

@@ -868,7 +868,8 @@ def _disabled_decompositions(reader: _StaticReader) -> tuple[list[str], list[Jso
 def _registered_overloads(op: object) -> list[str]:
     """What ``torch._decomp.register_decomposition`` keys a decomposition of ``op`` under."""
     if isinstance(op, torch._ops.OpOverloadPacket):
-        candidates = list(op.op_overloads())
+        # ``op_overloads()`` is newer than torch 2.11; ``overloads()`` names them in every release.
+        candidates = [getattr(op, name) for name in op.overloads()]
     elif isinstance(op, torch._ops.OpOverload):
         candidates = [op]
     else:

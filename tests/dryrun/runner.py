@@ -12,6 +12,7 @@ segments without the pass and with it, and trt_autoplugin's own predictions of b
 """
 
 import argparse
+import copy
 import json
 import sys
 import traceback
@@ -107,7 +108,9 @@ def _segments(module: torch.nn.Module) -> dict[str, object]:
 def _dryrun(ep: torch.export.ExportedProgram, specs: list, min_block_size: int) -> dict:
     _TRACKERS.clear()
     module = torch_tensorrt.dynamo.compile(
-        ep,
+        # compile changes the program it is given (pre-lowering passes; on a GPU machine it
+        # moves the weights to the GPU): each run gets its own copy.
+        copy.deepcopy(ep),
         arg_inputs=specs,
         dryrun=True,
         min_block_size=min_block_size,
