@@ -9,6 +9,8 @@ import torch
 
 from trt_autoplugin import examples
 from trt_autoplugin.cli import main
+from trt_autoplugin.pipeline import autoplugin
+from trt_autoplugin.support import SnapshotSupport
 
 
 def test_analyze_with_no_argument_shows_a_region_and_a_refusal(tmp_path: Path, capsys) -> None:
@@ -24,7 +26,8 @@ def test_analyze_with_no_argument_shows_a_region_and_a_refusal(tmp_path: Path, c
     assert "| masked_select |" in markdown.read_text()
 
 
-def test_analyze_a_saved_program(tmp_path: Path, capsys) -> None:
+def test_analyze_a_saved_program(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # op names unwrapped, whatever the shapes' widths
     path = tmp_path / "cumulative.pt2"
     torch.export.save(examples.export_example("cumulative"), path)
     assert main(["analyze", "--snapshot", str(path)]) == 0
@@ -71,3 +74,19 @@ def test_analyze_aot_reports_each_regions_implementation(tmp_path: Path, capsys)
             assert entry["implementation"] == "AOT", entry
         else:
             assert entry["implementation"] == "JIT" and "no CUDA device" in entry["reason"]
+
+
+def test_shapes_in_terminal_tables_are_text_not_markup() -> None:
+    """A shape such as float32[s77, 3, 16, 16] is printed whole (rich markup would eat it)."""
+    from rich.console import Console
+
+    from trt_autoplugin.report import rich_renderables
+
+    report = autoplugin(examples.export_example("spectral"), support=SnapshotSupport()).report
+    console = Console(record=True, width=200)
+    for renderable in rich_renderables(report):
+        console.print(renderable)
+    text = console.export_text()
+    for region in report.regions:
+        for spec in region.inputs:
+            assert spec in text

@@ -237,7 +237,7 @@ def rich_renderables(report: Report) -> list[Any]:
     from rich.table import Table
 
     segments = Table(
-        title=f"Segments (predicted by the {report.oracle})",
+        title=escape(f"Segments (predicted by the {report.oracle})"),
         caption=(
             escape(f"Torch-TensorRT's dryrun did not run: {report.torch_tensorrt_dryrun_error}")
             if report.torch_tensorrt_dryrun_error
@@ -254,12 +254,13 @@ def rich_renderables(report: Report) -> list[Any]:
     for column in ("op", "nodes", "targets", "inputs", "outputs"):
         regions.add_column(column, overflow="fold")
     for r in report.regions:
+        # Cells are escaped: shapes such as float32[s77, 3] are text, not rich markup.
         regions.add_row(
-            r.op,
+            escape(r.op),
             str(r.node_count),
-            "\n".join(dict.fromkeys(r.targets)),
-            "\n".join(r.inputs),
-            "\n".join(r.outputs),
+            escape("\n".join(dict.fromkeys(r.targets))),
+            escape("\n".join(r.inputs)),
+            escape("\n".join(r.outputs)),
         )
     tables: list[Any] = [segments, regions]
     if report.implementations:
@@ -273,22 +274,26 @@ def rich_renderables(report: Report) -> list[Any]:
 
 
 def _rich_nodes(title: str, entries: Sequence[NodeEntry]) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{title} ({len(entries)})")
     for column in ("node", "op", "source", "reason"):
         table.add_column(column, overflow="fold")
     for e in entries:
-        table.add_row(e.node, e.target, e.source or "", e.reason)
+        table.add_row(escape(e.node), escape(e.target), escape(e.source or ""), escape(e.reason))
     return table
 
 
 def _rich_implementations(entries: Sequence[ImplementationEntry]) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Plugin implementations")
     for column in ("op", "runs as", "kernel", "why not AOT"):
         table.add_column(column, overflow="fold")
     for e in entries:
-        table.add_row(e.op, e.implementation, e.kernel or "", e.reason or "")
+        table.add_row(
+            escape(e.op), escape(e.implementation), escape(e.kernel or ""), escape(e.reason or "")
+        )
     return table
