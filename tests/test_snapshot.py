@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import installed_versions, release_versions
 
-from trt_autoplugin import snapshot
+from trt_autoplugin import autoplugin, snapshot
 from trt_autoplugin.errors import SupportError
 from trt_autoplugin.snapshot import (
     SnapshotRule,
@@ -19,9 +20,11 @@ from trt_autoplugin.snapshot import (
     default_snapshot_choice,
     installed_torch_tensorrt_version,
     load_snapshot,
+    snapshot_decompositions,
     snapshot_from_json,
     snapshot_versions,
 )
+from trt_autoplugin.support import SnapshotSupport
 
 SUPPORTED = ("2.11.0", "2.12.0", "2.13.0", "2.14.0")
 
@@ -61,6 +64,72 @@ def test_operator_support_checks_per_release() -> None:
     ]
 
 
+def test_attention_decompositions_per_release() -> None:
+    # get_decompositions() drops ATTENTION_DECOMPOSITION_OPS from Torch-TensorRT's own table
+    # unless decompose_attention; only 2.11 lets torch's CIA table decompose them instead.
+    sdpa = "aten.scaled_dot_product_attention.default"
+    for version in SUPPORTED:
+        loaded = load_snapshot(version)
+        assert sdpa in loaded.attention_decompositions
+        assert sdpa in loaded.torch_tensorrt_decompositions
+        assert sdpa not in loaded.default_torch_tensorrt_decompositions
+        # The set names overloads: the packet's other overload keeps its decomposition.
+        quantized = "aten._scaled_dot_product_flash_attention.quantized"
+        assert quantized in loaded.default_torch_tensorrt_decompositions
+    keeps = [load_snapshot(v).cia_keeps_attention for v in SUPPORTED]
+    assert keeps == [True, False, False, False]
+
+
+class _Attention(torch.nn.Module):
+    """Scaled dot-product attention between ops that convert."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.nn.functional.scaled_dot_product_attention(x.sin(), x, x)
+        return out.cos()
+
+
+@pytest.fixture(scope="module")
+def attention_program() -> torch.export.ExportedProgram:
+    batch = torch.export.Dim("batch", min=1, max=8)
+    x = torch.randn(2, 4, 8, 16)
+    return torch.export.export(_Attention(), (x,), dynamic_shapes=({0: batch},))
+
+
+def _targets(ep: torch.export.ExportedProgram) -> set[str]:
+    return {str(n.target) for n in ep.graph.nodes if n.op == "call_function"}
+
+
+# What Torch-TensorRT 2.11's dryrun reports for tests/dryrun/models.py's rotary_attention at
+# min_block_size 1 (2 engines around 1 PyTorch segment, with and without the pass): torch
+# decomposes SDPA into _scaled_dot_product_flash_attention_for_cpu on a CPU export, which has no
+# converter, and getitem_validator rejects the getitem on it. 2.12 on keep SDPA for its converter.
+@pytest.mark.parametrize(
+    ("version", "attention", "segments"),
+    [
+        ("2.11.0", "aten._scaled_dot_product_flash_attention_for_cpu.default", (2, 1)),
+        ("2.12.0", "aten.scaled_dot_product_attention.default", (1, 0)),
+        ("2.13.0", "aten.scaled_dot_product_attention.default", (1, 0)),
+        ("2.14.0", "aten.scaled_dot_product_attention.default", (1, 0)),
+    ],
+)
+def test_attention_per_release(
+    attention_program: torch.export.ExportedProgram,
+    version: str,
+    attention: str,
+    segments: tuple[int, int],
+) -> None:
+    table = snapshot_decompositions(load_snapshot(version))
+    targets = _targets(attention_program.run_decompositions(table))
+    assert attention in targets
+    sdpa = "aten.scaled_dot_product_attention.default"
+    assert (sdpa in targets) == (attention == sdpa)
+    report = autoplugin(
+        attention_program, support=SnapshotSupport(version=version), min_block_size=1
+    ).report
+    assert (report.before.tensorrt, report.before.pytorch) == segments
+    assert (report.after.tensorrt, report.after.pytorch) == segments
+
+
 def test_unknown_version_lists_the_shipped_ones() -> None:
     with pytest.raises(SupportError, match="2.11.0, 2.12.0, 2.13.0, 2.14.0"):
         load_snapshot("2.10.0")
@@ -75,6 +144,18 @@ def test_a_snapshot_without_operator_support_is_refused() -> None:
         snapshot_from_json(data)
     with pytest.raises(SupportError, match="malformed"):
         snapshot_from_json({**data, "operator_support": {"rejects_complex_dtypes": True}})
+
+
+def test_a_snapshot_without_the_attention_fields_is_refused() -> None:
+    path = Path(snapshot.__file__).parent / "snapshots" / "torch_tensorrt-2.13.0.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["format"] = 2
+    del data["decompositions"]["cia_keeps_attention"]
+    with pytest.raises(SupportError, match="attention ops.*regenerate"):
+        snapshot_from_json(data)
+    del data["decompositions"]["attention"]
+    with pytest.raises(SupportError, match="malformed.*attention"):
+        snapshot_from_json(data)
 
 
 # Choosing: the pure rule

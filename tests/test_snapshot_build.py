@@ -80,8 +80,15 @@ def test_shipped_snapshot_has_the_schema(each_shipped: dict[str, Any]) -> None:
             assert set(entry) == ENTRY_FIELDS, target
             assert entry["priority"] in ("STANDARD", "HIGH")
             assert SOURCE_PATTERN.match(entry["source"]), entry["source"]
-    assert list(shipped["decompositions"]) == ["torch_enabled", "torch_disabled", "torch_tensorrt"]
-    for names in shipped["decompositions"].values():
+    decompositions = dict(shipped["decompositions"])
+    assert isinstance(decompositions.pop("cia_keeps_attention"), bool)
+    assert list(decompositions) == [
+        "torch_enabled",
+        "torch_disabled",
+        "torch_tensorrt",
+        "attention",
+    ]
+    for names in decompositions.values():
         assert names == sorted(set(names))
         assert all(isinstance(name, str) for name in names)
     checks = shipped["operator_support"]
@@ -162,6 +169,12 @@ def test_releases_differ_where_the_sources_do() -> None:
     assert old["operator_support"]["honors_fallback_data_dependent_ops"] is False
     assert new["operator_support"]["rejects_complex_dtypes"] is True
     assert new["operator_support"]["honors_fallback_data_dependent_ops"] is True
+    # get_decompositions(): every release drops the same attention ops from its own table; only
+    # 2.11's CIA filter lets torch decompose them.
+    for version in SUPPORTED:
+        assert _shipped(version)["decompositions"]["attention"] == ATTENTION
+    keeps = [_shipped(v)["decompositions"]["cia_keeps_attention"] for v in SUPPORTED]
+    assert keeps == [True, False, False, False]
 
 
 # (b) The static reader on synthetic source trees
@@ -172,7 +185,41 @@ aten = torch.ops.aten
 torch_enabled_decompositions = {aten.addcmul, aten.arange.default}
 torch_disabled_decompositions = {aten._softmax.default}
 """
-NO_TRT_DECOMPOSITIONS = "import torch\n"
+ATTENTION = [
+    "aten._scaled_dot_product_cudnn_attention.default",
+    "aten._scaled_dot_product_efficient_attention.default",
+    "aten._scaled_dot_product_flash_attention.default",
+    "aten.scaled_dot_product_attention.default",
+]
+# get_decompositions() as 2.11 wrote it (the CIA table filtered by the disabled set only) and as
+# 2.12 on write it (attention ops filtered out too); the experimental branch is left out.
+GET_DECOMPOSITIONS_2_11 = """
+def get_decompositions(enable_experimental_decompositions=False, decompose_attention=False):
+    trt_decomps = (
+        TORCH_TRT_DECOMPOSITIONS
+        if decompose_attention
+        else {
+            k: v
+            for k, v in TORCH_TRT_DECOMPOSITIONS.items()
+            if k not in ATTENTION_DECOMPOSITION_OPS
+        }
+    )
+    decomp_table = {}
+    for op in _collect_all_valid_cia_ops_for_aten_namespace():
+        decomp_table[op] = _get_decomp_for_cia(op)
+    DECOMP_TABLE_FILTERED = {
+        decomp: decomp_table[decomp]
+        for decomp in decomp_table
+        if decomp not in torch_disabled_decompositions
+    }
+    return {**ENABLED_TORCH_DECOMPOSITIONS, **DECOMP_TABLE_FILTERED, **trt_decomps}
+"""
+GET_DECOMPOSITIONS_2_12 = GET_DECOMPOSITIONS_2_11.replace(
+    "if decomp not in torch_disabled_decompositions",
+    "if decomp not in torch_disabled_decompositions\n"
+    "        and decomp not in ATTENTION_DECOMPOSITION_OPS",
+)
+NO_TRT_DECOMPOSITIONS = "import torch\n" + GET_DECOMPOSITIONS_2_12
 # TorchTensorRTOperatorSupport as 2.11 wrote it (registry lookup only), 2.12 (complex check
 # first) and 2.13 (the data-dependent fallback too).
 PARTITIONER_2_11 = """
@@ -538,7 +585,7 @@ def test_decomposition_sets(tmp_path: Path) -> None:
                 torch_disabled_decompositions = {aten._softmax.default, aten.mean}
                 TORCH_TRT_DECOMPOSITIONS = {}
             """,
-            "dynamo/lowering/_decompositions.py": """
+            "dynamo/lowering/_decompositions.py": textwrap.dedent("""
                 import torch
                 from ._decomposition_groups import TORCH_TRT_DECOMPOSITIONS, aten
 
@@ -556,7 +603,13 @@ def test_decomposition_sets(tmp_path: Path) -> None:
                     torch.ops.prims.var.default, registry=TORCH_TRT_DECOMPOSITIONS
                 )
                 def var_decomposition(*args, **kwargs): ...
-            """,
+
+                ATTENTION_DECOMPOSITION_OPS = {
+                    aten.scaled_dot_product_attention.default,
+                    aten._scaled_dot_product_flash_attention,
+                }
+            """)
+            + GET_DECOMPOSITIONS_2_11,
         },
     )
     snapshot = snapshot_build.static_snapshot(snapshot_build.source_tree_from_directory(root))
@@ -576,10 +629,52 @@ def test_decomposition_sets(tmp_path: Path) -> None:
         "aten.rsqrt.default",
         "prims.var.default",
     } <= set(decompositions["torch_tensorrt"])
+    assert decompositions["attention"] == ["aten.scaled_dot_product_attention.default"]
+    assert decompositions["cia_keeps_attention"] is True
     reasons = {r["expression"]: r["reason"] for r in snapshot["unresolved"]}
-    assert set(reasons) == {"aten.l1_loss", "aten.mean"}
+    assert set(reasons) == {"aten.l1_loss", "aten.mean", "aten._scaled_dot_product_flash_attention"}
     assert "no decomposition" in reasons["aten.l1_loss"]
     assert "disables nothing" in reasons["aten.mean"]
+    assert "keeps nothing" in reasons["aten._scaled_dot_product_flash_attention"]
+
+
+@pytest.mark.parametrize(
+    ("source", "keeps"),
+    [
+        pytest.param(GET_DECOMPOSITIONS_2_11, True, id="2.11"),
+        pytest.param(GET_DECOMPOSITIONS_2_12, False, id="2.12"),
+    ],
+)
+def test_cia_filter_of_attention(source: str, keeps: bool) -> None:
+    assert snapshot_build.cia_filter_keeps_attention(source) == (keeps, [])
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        pytest.param(None, 0, id="no file"),
+        pytest.param("def get_decompositions():\n    return {}\n", 1, id="no CIA table"),
+    ],
+)
+def test_missing_cia_filter_is_unresolved(source: str | None, line: int) -> None:
+    keeps, (record,) = snapshot_build.cia_filter_keeps_attention(source)
+    assert keeps is None
+    assert record["source"] == f"dynamo/lowering/_decompositions.py:{line}"
+    assert "_collect_all_valid_cia_ops_for_aten_namespace" in record["reason"]
+
+
+def test_release_without_an_attention_set(tmp_path: Path) -> None:
+    # Before ATTENTION_DECOMPOSITION_OPS existed nothing was kept from either table.
+    source = "import torch\n" + GET_DECOMPOSITIONS_2_11.replace(
+        "if k not in ATTENTION_DECOMPOSITION_OPS", "if True"
+    )
+    root = write_tree(tmp_path, {"dynamo/lowering/_decompositions.py": source})
+    snapshot = snapshot_build.static_snapshot(snapshot_build.source_tree_from_directory(root))
+    assert snapshot["decompositions"]["attention"] == []
+    assert snapshot["decompositions"]["cia_keeps_attention"] is True
+    assert snapshot["unresolved"] == []
+    loaded = snapshot_from_json(snapshot)
+    assert loaded.default_torch_tensorrt_decompositions == loaded.torch_tensorrt_decompositions
 
 
 def test_wheel_and_directory_give_the_same_snapshot(tmp_path: Path) -> None:
@@ -619,6 +714,7 @@ def test_main_writes_the_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[
     printed = capsys.readouterr().out
     assert "0 converter targets" in printed
     assert "rejects complex dtypes, honors fallback_data_dependent_ops" in printed
+    assert "converters take 0 attention ops" in printed
     assert snapshot_build.main(["--source", str(tmp_path / "nowhere")]) == 2
 
 

@@ -44,8 +44,11 @@ _KEPT = {("data_dependent", 1): (2, 1), ("data_dependent", 5): (1, 1)}
 _FFT_CHAINS = {"spectral", "global_filter"}
 
 
-# Models Torch-TensorRT already compiles into one engine: the pass must leave them alone (rotary
-# attention's complex arithmetic is Torch-TensorRT's own complex rewrite's to handle).
+# Controls: models with nothing for the pass to do. Rotary attention's complex arithmetic is
+# Torch-TensorRT's own complex rewrite's to handle: one engine from 2.12 on. Torch-TensorRT 2.11
+# decomposes scaled_dot_product_attention on a CPU export into the CPU flash-attention op it has
+# no converter for (and our pass refuses it: the op is tagged as drawing random numbers), so there
+# the control is that the pass changes nothing.
 _CONTROLS = {"rotary_attention"}
 
 
@@ -104,13 +107,16 @@ def test_it_is_torch_tensorrt_for_this_torch_over_the_stand_in(dryrun: dict) -> 
 @pytest.mark.parametrize("name", EXAMPLES + MODELS)
 def test_with_the_pass_torch_tensorrt_builds_one_engine(dryrun: dict, name: str, size: int) -> None:
     row = _row(dryrun, name, size)
-    assert _segments(row["with_pass"]) == _expected_with_pass(name, size), row["with_pass"]
     without = row["without_pass"]
+    if name in _CONTROLS:
+        assert _segments(row["with_pass"]) == _segments(without)
+        assert row["live_prediction"]["regions"] == []
+        if dryrun["torch_tensorrt"] != "2.11.0":
+            assert _segments(without) == (1, 0)
+        return
+    assert _segments(row["with_pass"]) == _expected_with_pass(name, size), row["with_pass"]
     if "error" in without:
         assert name in _FFT_CHAINS, without["error"]
-    elif name in _CONTROLS:
-        assert _segments(without) == (1, 0)
-        assert row["live_prediction"]["regions"] == []
     else:
         assert _segments(without) != (1, 0), f"{name} needs no pass: it tests nothing"
     if _expected_with_pass(name, size) == (1, 0):

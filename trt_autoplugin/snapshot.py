@@ -51,14 +51,28 @@ class OperatorSupportChecks:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConverterSnapshot:
-    """A Torch-TensorRT release's converter registry and decomposition sets, read from JSON."""
+    """A Torch-TensorRT release's converter registry and decomposition sets, read from JSON.
+
+    Attributes:
+        attention_decompositions: ``ATTENTION_DECOMPOSITION_OPS``, which ``get_decompositions()``
+            leaves out of Torch-TensorRT's table unless ``decompose_attention`` (default False).
+        cia_keeps_attention: Whether its filter of torch's CompositeImplicitAutograd table
+            lets them through, so that torch decomposes them (2.11), or drops them too (2.12 on).
+    """
 
     version: str
     converters: Mapping[str, tuple[ConverterEntry, ...]]
     torch_enabled_decompositions: frozenset[str]
     torch_disabled_decompositions: frozenset[str]
     torch_tensorrt_decompositions: frozenset[str]
+    attention_decompositions: frozenset[str]
+    cia_keeps_attention: bool
     operator_support: OperatorSupportChecks
+
+    @property
+    def default_torch_tensorrt_decompositions(self) -> frozenset[str]:
+        """Torch-TensorRT's own decompositions that ``get_decompositions()`` applies by default."""
+        return self.torch_tensorrt_decompositions - self.attention_decompositions
 
 
 _SNAPSHOT_PREFIX = "torch_tensorrt-"
@@ -111,8 +125,9 @@ def snapshot_from_json(data: Mapping[str, Any]) -> ConverterSnapshot:
     """Parses the snapshot format written by ``trt_autoplugin.snapshot_build``.
 
     Raises:
-        SupportError: a field is missing or malformed, or the snapshot predates format 2 (no
-            ``operator_support``) or could not find the partitioner's checks.
+        SupportError: a field is missing or malformed, or the snapshot predates format 3 (no
+            ``operator_support``, or no attention fields) or could not find the partitioner's
+            checks or ``get_decompositions``' filter of the CIA table.
     """
     try:
         converters = {
@@ -134,6 +149,8 @@ def snapshot_from_json(data: Mapping[str, Any]) -> ConverterSnapshot:
             torch_enabled_decompositions=frozenset(decompositions["torch_enabled"]),
             torch_disabled_decompositions=frozenset(decompositions["torch_disabled"]),
             torch_tensorrt_decompositions=frozenset(decompositions["torch_tensorrt"]),
+            attention_decompositions=frozenset(decompositions["attention"]),
+            cia_keeps_attention=_cia_keeps_attention(data),
             operator_support=_operator_support(data),
         )
     except (KeyError, TypeError, AttributeError) as e:
@@ -153,6 +170,18 @@ def _operator_support(data: Mapping[str, Any]) -> OperatorSupportChecks:
         rejects_complex_dtypes=bool(checks["rejects_complex_dtypes"]),
         honors_fallback_data_dependent_ops=bool(checks["honors_fallback_data_dependent_ops"]),
     )
+
+
+def _cia_keeps_attention(data: Mapping[str, Any]) -> bool:
+    keeps = data["decompositions"].get("cia_keeps_attention")
+    if keeps is None:
+        raise SupportError(
+            f"the snapshot of Torch-TensorRT {data.get('torch_tensorrt_version')} (format "
+            f"{data.get('format')}) does not record whether get_decompositions() lets torch "
+            "decompose the attention ops, which differs between releases; regenerate it with "
+            "`python -m trt_autoplugin.snapshot_build --wheel torch_tensorrt-<version>.whl`."
+        )
+    return bool(keeps)
 
 
 # --- which snapshot -----------------------------------------------------------------------------
@@ -310,24 +339,29 @@ def _overloads_named(names: Iterable[str]) -> list[torch._ops.OpOverload]:
 def snapshot_decompositions(snapshot: ConverterSnapshot) -> dict[Any, Callable[..., Any]]:
     """Torch-TensorRT's default decomposition table, rebuilt offline from a snapshot.
 
-    Torch's own decompositions for the enabled set, plus every CompositeImplicitAutograd op of
-    the aten namespace minus the disabled set, as ``get_decompositions`` builds it. Torch-TensorRT's
-    own decompositions need TensorRT to import, so their ops are not decomposed offline; the
-    oracle counts them as native instead (they lower to converted ops).
+    As ``get_decompositions()`` builds it with its defaults: ``{**ENABLED_TORCH_DECOMPOSITIONS,
+    **cia_filtered, **trt_decomps}``, where ``cia_filtered`` is every CompositeImplicitAutograd
+    op of the aten namespace minus the disabled set (and minus the attention ops from 2.12 on),
+    and ``trt_decomps`` is Torch-TensorRT's own table minus the attention ops. Those need
+    TensorRT to import, so their ops are not decomposed offline, though they override the other
+    two; the oracle counts them as native instead (they lower to converted ops).
     """
     from torch._export.utils import (
         _collect_all_valid_cia_ops_for_aten_namespace,
         _get_decomp_for_cia,
     )
 
-    skipped = snapshot.torch_disabled_decompositions | snapshot.torch_tensorrt_decompositions
+    by_torch_tensorrt = snapshot.default_torch_tensorrt_decompositions
     enabled = [
         op
         for op in _overloads_named(snapshot.torch_enabled_decompositions)
-        if str(op) not in skipped
+        if str(op) not in by_torch_tensorrt
     ]
     table: dict[Any, Callable[..., Any]] = dict(torch._decomp.get_decompositions(enabled))
+    cia_skipped = snapshot.torch_disabled_decompositions | by_torch_tensorrt
+    if not snapshot.cia_keeps_attention:
+        cia_skipped |= snapshot.attention_decompositions
     for op in _collect_all_valid_cia_ops_for_aten_namespace():
-        if str(op) not in skipped and "scaled_dot_product" not in str(op):
+        if str(op) not in cia_skipped:
             table[op] = _get_decomp_for_cia(op)
     return table

@@ -27,6 +27,10 @@ The static reader mirrors what importing the package would do:
   becomes those overloads the installed torch has a decomposition for.
 - ``torch_tensorrt``: the keys of ``TORCH_TRT_DECOMPOSITIONS``; a packet becomes every overload
   with a dispatcher kernel, as ``torch._decomp.register_decomposition`` does.
+- ``attention``: ``ATTENTION_DECOMPOSITION_OPS``, which ``get_decompositions()`` drops from
+  ``TORCH_TRT_DECOMPOSITIONS`` unless ``decompose_attention`` (default False); and
+  ``cia_keeps_attention``: whether its filter of torch's CompositeImplicitAutograd table lets
+  them through (2.11) or drops them too (2.12 on). See :func:`cia_filter_keeps_attention`.
 - A key that is a function the package defines with a plain ``def`` (2.11's NCCL converters are
   keyed by ``fuse_distributed_ops.tensorrt_fused_nccl_all_gather_op``) is named by its module
   and name, as the partitioner names a function target.
@@ -62,7 +66,9 @@ from trt_autoplugin.errors import SupportError
 from trt_autoplugin.snapshot import literal_version
 
 # 2: adds "operator_support" (the checks TorchTensorRTOperatorSupport makes before the lookup).
-FORMAT = 2
+# 3: adds "decompositions.attention" and "decompositions.cia_keeps_attention" (which attention
+#    ops get_decompositions() leaves undecomposed by default).
+FORMAT = 3
 PACKAGE = "torch_tensorrt"
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 
@@ -78,6 +84,9 @@ _DECOMPOSITION_REGISTRAR = "register_torch_trt_decomposition"
 _TRT_DECOMPOSITION_TABLE = "TORCH_TRT_DECOMPOSITIONS"
 _ENABLED_SET = "torch_enabled_decompositions"
 _DISABLED_SET = "torch_disabled_decompositions"
+_ATTENTION_SET = "ATTENTION_DECOMPOSITION_OPS"
+_GET_DECOMPOSITIONS = "get_decompositions"
+_CIA_COLLECTOR = "_collect_all_valid_cia_ops_for_aten_namespace"
 # Key expressions are evaluated by importing these modules and nothing else: the static
 # reader must not run code from the package it reads.
 _IMPORTABLE_ROOTS = frozenset({"torch", "operator", "_operator", "math", "builtins"})
@@ -809,22 +818,22 @@ def _insert(registry: dict[str, list[JsonObject]], target: str, entry: JsonObjec
 
 
 def _group_keys(
-    reader: _StaticReader, name: str
+    reader: _StaticReader, name: str, *, path: str = _GROUPS_FILE
 ) -> tuple[list[tuple[_Key, str, str]], list[JsonObject]]:
-    """The resolved elements of a set literal in ``_decomposition_groups.py``.
+    """The resolved elements of a set literal at module level in ``path``.
 
     Returns:
         ``(key, source, expression)`` per resolved element, and the unresolved records.
     """
-    context = _Context(_module_name(_GROUPS_FILE))
+    context = _Context(_module_name(path))
     elements = reader.evaluate(ast.Name(id=name, ctx=ast.Load()), context)
     if not isinstance(elements, tuple):
         reason = elements.reason if isinstance(elements, _Failure) else "not a set literal"
-        return [], [_unresolved(f"{_GROUPS_FILE}:0", name, "decomposition", reason)]
+        return [], [_unresolved(f"{path}:0", name, "decomposition", reason)]
     resolved: list[tuple[_Key, str, str]] = []
     unresolved: list[JsonObject] = []
     for element in elements:
-        source, expression = f"{_GROUPS_FILE}:{element.expr.lineno}", ast.unparse(element.expr)
+        source, expression = f"{path}:{element.expr.lineno}", ast.unparse(element.expr)
         key = _key(reader, element.expr, element.context)
         if isinstance(key, _Failure):
             unresolved.append(_unresolved(source, expression, "decomposition", key.reason))
@@ -853,13 +862,33 @@ def _enabled_decompositions(reader: _StaticReader) -> tuple[list[str], list[Json
 
 def _disabled_decompositions(reader: _StaticReader) -> tuple[list[str], list[JsonObject]]:
     keys, unresolved = _group_keys(reader, _DISABLED_SET)
+    # get_decompositions filters with `op not in torch_disabled_decompositions`, which an
+    # OpOverload never is when the set holds its packet.
+    reason = "a packet in the disabled set matches no OpOverload, so it disables nothing"
+    targets, packets = _overload_targets(keys, reason)
+    return targets, unresolved + packets
+
+
+def _attention_decompositions(reader: _StaticReader) -> tuple[list[str], list[JsonObject]]:
+    """The overloads in ``ATTENTION_DECOMPOSITION_OPS``; none where the release has no such set."""
+    if _ATTENTION_SET not in reader.scope(_module_name(_DECOMPOSITIONS_FILE)):
+        return [], []
+    keys, unresolved = _group_keys(reader, _ATTENTION_SET, path=_DECOMPOSITIONS_FILE)
+    # Filtered with `k not in ATTENTION_DECOMPOSITION_OPS` like the disabled set.
+    reason = "a packet in the attention set matches no OpOverload, so it keeps nothing"
+    targets, packets = _overload_targets(keys, reason)
+    return targets, unresolved + packets
+
+
+def _overload_targets(
+    keys: Iterable[tuple[_Key, str, str]], packet_reason: str
+) -> tuple[list[str], list[JsonObject]]:
+    """The overloads of a set tested with ``op not in``, and records for the packets in it."""
     targets: list[str] = []
+    unresolved: list[JsonObject] = []
     for key, source, expression in keys:
         if key.packet_overloads is not None:
-            # get_decompositions filters with `op not in torch_disabled_decompositions`, which
-            # an OpOverload never is when the set holds its packet.
-            reason = "a packet in the disabled set matches no OpOverload, so it disables nothing"
-            unresolved.append(_unresolved(source, expression, "decomposition", reason))
+            unresolved.append(_unresolved(source, expression, "decomposition", packet_reason))
         else:
             targets.append(key.target)
     return sorted(set(targets)), unresolved
@@ -903,6 +932,84 @@ def _trt_decompositions(reader: _StaticReader) -> tuple[list[str], list[JsonObje
             unresolved.append(_unresolved(site.source, expression, "decomposition", reason))
         targets.update(overloads)
     return sorted(targets), unresolved
+
+
+def cia_filter_keeps_attention(text: str | None) -> tuple[bool | None, list[JsonObject]]:
+    """Whether ``get_decompositions()`` lets torch decompose the attention ops by default.
+
+    It returns ``{**ENABLED_TORCH_DECOMPOSITIONS, **cia_filtered, **trt_decomps}``, where
+    ``trt_decomps`` lacks ``ATTENTION_DECOMPOSITION_OPS`` unless ``decompose_attention``. 2.11
+    filters torch's CompositeImplicitAutograd table by the disabled set only, so torch decomposes
+    ``aten.scaled_dot_product_attention`` (on a CPU export into
+    ``_scaled_dot_product_flash_attention_for_cpu``, which has no converter); 2.12 added
+    ``and decomp not in ATTENTION_DECOMPOSITION_OPS``, which leaves it to its converter.
+    The comprehension over the table that the loop over
+    ``_collect_all_valid_cia_ops_for_aten_namespace()`` fills is read for that test.
+
+    Args:
+        text: The source of ``dynamo/lowering/_decompositions.py``, None if absent.
+
+    Returns:
+        True if the CIA filter does not exclude ``ATTENTION_DECOMPOSITION_OPS``, or None and the
+        ``unresolved`` record saying why the filter was not found.
+    """
+    function = _module_function(text, _DECOMPOSITIONS_FILE, _GET_DECOMPOSITIONS)
+    table = _cia_table(function) if function is not None else None
+    filters = _comprehensions_over(function, table) if function and table else []
+    if function is None or not filters:
+        line = function.lineno if function is not None else 0
+        reason = f"no filter of the {_CIA_COLLECTOR}() table found in {_GET_DECOMPOSITIONS}"
+        record = _unresolved(
+            f"{_DECOMPOSITIONS_FILE}:{line}", _GET_DECOMPOSITIONS, "decomposition", reason
+        )
+        return None, [record]
+    return not any(_tests_not_in(f, _ATTENTION_SET) for f in filters), []
+
+
+def _module_function(text: str | None, path: str, name: str) -> ast.FunctionDef | None:
+    if text is None:
+        return None
+    for statement in ast.parse(text, filename=path).body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == name:
+            return statement
+    return None
+
+
+def _cia_table(function: ast.FunctionDef) -> str | None:
+    """The name of the dict ``for op in _collect_all_valid_cia_ops_for_aten_namespace()`` fills."""
+    for loop in ast.walk(function):
+        if not (
+            isinstance(loop, ast.For)
+            and isinstance(loop.iter, ast.Call)
+            and _callee_name(loop.iter.func) == _CIA_COLLECTOR
+        ):
+            continue
+        for statement in loop.body:
+            if isinstance(statement, ast.Assign):
+                for target in statement.targets:
+                    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                        return target.value.id
+    return None
+
+
+def _comprehensions_over(function: ast.FunctionDef, table: str) -> list[ast.DictComp]:
+    return [
+        node
+        for node in ast.walk(function)
+        if isinstance(node, ast.DictComp) and any(_is_name(g.iter, table) for g in node.generators)
+    ]
+
+
+def _tests_not_in(comprehension: ast.DictComp, name: str) -> bool:
+    """Whether the comprehension's conditions drop the elements of ``name`` (``x not in name``)."""
+    tests = [test for generator in comprehension.generators for test in generator.ifs]
+    return any(
+        isinstance(op, ast.NotIn) and _is_name(comparator, name)
+        for test in tests
+        for node in ast.walk(test)
+        if isinstance(node, ast.Compare)
+        for op, comparator in zip(node.ops, node.comparators, strict=True)
+    )
 
 
 # The partitioner's own checks
@@ -959,7 +1066,7 @@ def _snapshot(
     version: str,
     origin: str,
     converters: JsonObject,
-    decompositions: Mapping[str, list[str]],
+    decompositions: Mapping[str, Any],
     operator_support: JsonObject | None,
     unresolved: list[JsonObject],
 ) -> JsonObject:
@@ -973,6 +1080,8 @@ def _snapshot(
             "torch_enabled": decompositions["torch_enabled"],
             "torch_disabled": decompositions["torch_disabled"],
             "torch_tensorrt": decompositions["torch_tensorrt"],
+            "attention": decompositions["attention"],
+            "cia_keeps_attention": decompositions["cia_keeps_attention"],
         },
         "operator_support": operator_support,
         "unresolved": unresolved,
@@ -996,14 +1105,18 @@ def static_snapshot(tree: SourceTree) -> JsonObject:
     """
     reader = _StaticReader(tree)
     converters, unresolved = _static_converters(reader)
-    decompositions: dict[str, list[str]] = {}
+    decompositions: dict[str, Any] = {}
     for name, build in (
         ("torch_enabled", _enabled_decompositions),
         ("torch_disabled", _disabled_decompositions),
         ("torch_tensorrt", _trt_decompositions),
+        ("attention", _attention_decompositions),
     ):
         decompositions[name], gaps = build(reader)
         unresolved.extend(gaps)
+    keeps, gaps = cia_filter_keeps_attention(tree.files.get(_DECOMPOSITIONS_FILE))
+    decompositions["cia_keeps_attention"] = keeps
+    unresolved.extend(gaps)
     operator_support, gaps = operator_support_checks(tree.files.get(_PARTITIONER_FILE))
     unresolved.extend(gaps)
     unresolved.sort(key=_source_order)
@@ -1033,7 +1146,7 @@ def import_snapshot() -> JsonObject:
         import torch_tensorrt
         from torch_tensorrt.dynamo.conversion import _ConverterRegistry as registry
         from torch_tensorrt.dynamo.lowering import _decomposition_groups as groups
-        from torch_tensorrt.dynamo.lowering import _decompositions  # noqa: F401  (fills the table)
+        from torch_tensorrt.dynamo.lowering import _decompositions  # (importing fills the table)
     except (ImportError, OSError, RuntimeError) as e:
         raise SupportError(
             f"cannot import torch_tensorrt ({e}); pass --wheel or --source to read its source "
@@ -1043,14 +1156,18 @@ def import_snapshot() -> JsonObject:
     default = registry.ConverterSupport.__dataclass_fields__["capability_validator"].default
     converters = live_converters(registry.DYNAMO_ATEN_CONVERTERS, default, package)
     disabled = [_key_for_object(op) for op in groups.torch_disabled_decompositions]
+    attention = getattr(_decompositions, _ATTENTION_SET, ())
+    keeps, unresolved = cia_filter_keeps_attention(_package_text(package, _DECOMPOSITIONS_FILE))
     decompositions = {
         "torch_enabled": sorted({str(op) for op in groups.ENABLED_TORCH_DECOMPOSITIONS}),
         "torch_disabled": sorted({k.target for k in disabled if isinstance(k, _Key)}),
         "torch_tensorrt": sorted({str(op) for op in groups.TORCH_TRT_DECOMPOSITIONS}),
+        # A packet in the set matches no OpOverload key, as in the static reading.
+        "attention": sorted({str(op) for op in attention if isinstance(op, torch._ops.OpOverload)}),
+        "cia_keeps_attention": keeps,
     }
-    partitioner = package / _PARTITIONER_FILE
-    text = partitioner.read_text(encoding="utf-8") if partitioner.is_file() else None
-    operator_support, unresolved = operator_support_checks(text)
+    operator_support, gaps = operator_support_checks(_package_text(package, _PARTITIONER_FILE))
+    unresolved.extend(gaps)
     return _snapshot(
         torch_tensorrt.__version__,
         "import",
@@ -1059,6 +1176,11 @@ def import_snapshot() -> JsonObject:
         operator_support,
         unresolved,
     )
+
+
+def _package_text(package: Path, path: str) -> str | None:
+    file = package / path
+    return file.read_text(encoding="utf-8") if file.is_file() else None
 
 
 def live_converters(
@@ -1168,10 +1290,17 @@ def summary(snapshot: JsonObject, output: Path) -> str:
         f"{len(entries)} entries, {with_validator} with validators; decompositions "
         f"{len(decompositions['torch_enabled'])} torch-enabled, "
         f"{len(decompositions['torch_disabled'])} torch-disabled, "
-        f"{len(decompositions['torch_tensorrt'])} torch_tensorrt; "
+        f"{len(decompositions['torch_tensorrt'])} torch_tensorrt, "
+        f"{_attention_summary(decompositions)}; "
         f"operator support {_checks_summary(snapshot['operator_support'])}; "
         f"{len(snapshot['unresolved'])} unresolved"
     )
+
+
+def _attention_summary(decompositions: JsonObject) -> str:
+    keeps = decompositions["cia_keeps_attention"]
+    fate = {True: "torch decomposes", False: "converters take", None: "unknown CIA filter for"}
+    return f"{fate[keeps]} {len(decompositions['attention'])} attention ops"
 
 
 def _checks_summary(checks: JsonObject | None) -> str:

@@ -202,7 +202,7 @@ class SnapshotSupport:
             )
         if name in self.torch_executed_ops:
             return NodeSupport(Verdict.UNSUPPORTED, "listed in torch_executed_ops")
-        if name in self.snapshot.torch_tensorrt_decompositions:
+        if name in self.snapshot.default_torch_tensorrt_decompositions:
             return NodeSupport(Verdict.NATIVE, "decomposed by Torch-TensorRT before conversion")
         support = self._converter_support(node, name)
         if is_complex and support.is_native:
