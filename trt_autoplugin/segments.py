@@ -140,9 +140,11 @@ def partitioned_segments(lowered: torch.fx.GraphModule, *, min_block_size: int) 
     """Torch-TensorRT's ``compile_module`` partitioning a lowered graph (see `lowered_graph`)."""
     calls = [n for n in lowered.graph.nodes if n.op == "call_function"]
     supported = sum(1 for n in calls if converts(n))
-    # compile_module returns the graph unpartitioned when nothing converts: no submodule.
+    # compile_module returns the graph unpartitioned when nothing converts: no submodule, the
+    # whole graph in PyTorch, which we count as one PyTorch segment (as `lowering.segment_counts`
+    # counts a module Torch-TensorRT returned unpartitioned).
     if supported == 0:
-        return Segments(tensorrt=0, pytorch=0)
+        return Segments(tensorrt=0, pytorch=1 if calls else 0)
     splitter = _TensorRTSplitter(
         lowered,
         min_block_size=min_block_size,
@@ -241,8 +243,9 @@ def _global_segments(lowered: torch.fx.GraphModule, *, min_block_size: int) -> S
         if sum(1 for n in p.nodes if n.op == "call_function" and n.target is not operator.getitem)
         >= min_block_size
     )
-    # fuse_partitions makes only "_run_on_acc" submodules; PyTorch nodes stay in the top graph.
-    return Segments(tensorrt=engines, pytorch=0)
+    # fuse_partitions makes only "_run_on_acc" submodules; PyTorch nodes stay in the top graph,
+    # which counts as one PyTorch segment only when there is no engine at all (as above).
+    return Segments(tensorrt=engines, pytorch=0 if engines else 1)
 
 
 # --- the graph Torch-TensorRT partitions ---------------------------------------------------------

@@ -98,9 +98,13 @@ def _user_input_names(ep: torch.export.ExportedProgram) -> list[str]:
 
 def _segments(module: torch.nn.Module) -> dict[str, object]:
     names = [name for name, _ in module.named_children()]
+    engines = sum(name.startswith("_run_on_acc") for name in names)
+    torch_segments = sum(name.startswith("_run_on_gpu") for name in names)
+    # A graph Torch-TensorRT left unpartitioned (nothing converts) runs whole in PyTorch: one
+    # PyTorch segment, though it has no submodule.
     return {
-        "engines": sum(name.startswith("_run_on_acc") for name in names),
-        "torch_segments": sum(name.startswith("_run_on_gpu") for name in names),
+        "engines": engines,
+        "torch_segments": torch_segments or (0 if engines else 1),
         "children": names,
     }
 
