@@ -12,7 +12,7 @@ from trt_autoplugin import AutopluginResult, autoplugin, examples
 from trt_autoplugin.support import SnapshotSupport
 
 # `ci` keeps the CPU suite within CI's budget; `thorough` is for local runs before a release:
-#   HYPOTHESIS_PROFILE=thorough pytest -m "not gpu and not tensorrt"
+#   HYPOTHESIS_PROFILE=thorough python -m pytest
 settings.register_profile(
     "ci",
     max_examples=15,

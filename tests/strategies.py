@@ -1,7 +1,13 @@
 """Hypothesis strategies shared by the tests (random FX graphs, shapes, dtypes)."""
 
 import dataclasses
+import io
+import json
 import operator
+import pathlib
+import pickle
+import re
+import zipfile
 
 import torch
 import torch.fx
@@ -92,9 +98,28 @@ def random_graphs(draw: st.DrawFn, max_nodes: int = 40) -> RandomGraph:
     return _build(num_inputs, specs)
 
 
-def batch_sizes() -> st.SearchStrategy[int]:
-    """Batch sizes for dynamic-batch examples, 0 and 1 included."""
-    return st.one_of(st.sampled_from([0, 1]), st.integers(2, 9))
+def batch_sizes(*, max_value: int = 4096) -> st.SearchStrategy[int]:
+    """Batch sizes for dynamic-batch examples, from 0 to ``max_value`` (the built-in examples
+    export their batch Dim with max 4096; pass the Dim's max where a test exports its own).
+
+    A quarter of draws are 0 or 1, which FFTs and kernels special-case; the rest are small
+    sizes, powers of two and their neighbours (where block-sized grids round), or anything in
+    range. Shrinking still heads for 0.
+    """
+    boundaries = sorted(
+        {
+            size
+            for exponent in range(1, max_value.bit_length())
+            for size in (2**exponent - 1, 2**exponent, 2**exponent + 1)
+            if 2 <= size <= max_value
+        }
+    )
+    return st.one_of(
+        st.sampled_from([0, 1]),
+        st.integers(2, min(9, max_value)),
+        st.sampled_from(boundaries),
+        st.integers(2, max_value),
+    )
 
 
 @st.composite
@@ -151,3 +176,172 @@ def graphs_with_tensor_meta(draw: st.DrawFn, max_nodes: int = 40) -> RandomGraph
         if isinstance(value, torch.Tensor) and draw(st.booleans()):
             node.meta["tensor_meta"] = _extract_tensor_metadata(value)
     return graph
+
+
+# --- untrusted files: .pt2 archives and saved region sets -----------------------------------------
+
+
+class MarkerPayload:
+    """Pickles to a call of ``pathlib.Path.touch(marker)``: unpickling it creates the file.
+
+    No ``os.system``: the marker proves code ran, and touching a temp file is all it does.
+    """
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def pickle_payload(kind: str, marker: str) -> bytes:
+    """Bytes that create ``marker`` when unpickled: ``torch`` (a ``torch.save`` zip),
+    ``pickle`` (a bare pickle, as torch's legacy format and ``opaque_obj_*`` read), or
+    ``nested`` (the payload inside a tuple of real tensors, as sample inputs look)."""
+    payload = MarkerPayload(marker)
+    if kind == "pickle":
+        return pickle.dumps(payload, protocol=2)
+    buffer = io.BytesIO()
+    if kind == "nested":
+        torch.save(((torch.ones(2), payload), {}), buffer)
+    else:
+        torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+PAYLOAD_KINDS = ("torch", "pickle", "nested")
+
+
+def zip_bytes(entries: dict[str, bytes], *, root: str = "archive") -> bytes:
+    """A stored (uncompressed) zip of ``entries`` under ``root/``, as torch.export.save writes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in entries.items():
+            archive.writestr(f"{root}/{name}" if root else name, data)
+    return buffer.getvalue()
+
+
+def archive_entries(data: bytes) -> dict[str, bytes]:
+    """An archive's entries by name below its root folder."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {i.filename.split("/", 1)[1]: archive.read(i) for i in archive.infolist()}
+
+
+def _deep_json(depth: int) -> bytes:
+    return ("[" * depth + "]" * depth).encode()
+
+
+def _with_huge_int(text: bytes, digits: int) -> bytes:
+    return re.sub(rb'"as_int": [0-9]+', b'"as_int": ' + b"9" * digits, text, count=1)
+
+
+@st.composite
+def tampered_archives(draw: st.DrawFn, entries: dict[str, bytes], marker: str) -> bytes:
+    """Bytes of a ``.pt2`` archive (given as ``entries``) after one or two attacks: a pickle
+    payload in an entry torch unpickles, a flipped ``use_pickle``, swapped or dropped entries,
+    deep JSON, huge integers, a code-running ``expr_str``, bad paths, truncation, flipped bytes."""
+    entries = dict(entries)
+    names = sorted(entries)
+    for _ in range(draw(st.integers(1, 2))):
+        attack = draw(
+            st.sampled_from(
+                (
+                    "payload",
+                    "use_pickle",
+                    "swap",
+                    "drop",
+                    "deep",
+                    "huge",
+                    "expr",
+                    "path",
+                    "junk",
+                )
+            )
+        )
+        name = draw(st.sampled_from(names))
+        if attack == "payload":
+            kind = draw(st.sampled_from(PAYLOAD_KINDS))
+            target = draw(
+                st.sampled_from(
+                    (name, "data/sample_inputs/model.pt", "data/constants/opaque_obj_0")
+                )
+            )
+            entries[target] = pickle_payload(kind, marker)
+        elif attack == "use_pickle":
+            config = "data/weights/model_weights_config.json"
+            entries[config] = entries.get(config, b"").replace(
+                b'"use_pickle": false', b'"use_pickle": true'
+            )
+            entries["data/weights/weight_0"] = pickle_payload("torch", marker)
+        elif attack == "swap":
+            other = draw(st.sampled_from(names))
+            entries[name], entries[other] = entries.get(other, b""), entries.get(name, b"")
+        elif attack == "drop":
+            entries.pop(name, None)
+        elif attack == "deep":
+            entries[name] = _deep_json(draw(st.integers(100, 50_000)))
+        elif attack == "huge":
+            entries[name] = _with_huge_int(entries.get(name, b""), draw(st.integers(18, 5000)))
+        elif attack == "expr":
+            code = f"__import__('pathlib').Path({marker!r}).touch()"
+            entries[name] = re.sub(
+                rb'"expr_str": "[^"]*"',
+                json.dumps({"expr_str": code})[1:-1].encode(),
+                entries.get(name, b""),
+            )
+        elif attack == "path":
+            bad = draw(st.sampled_from(("../evil", "/abs", "a/../../b", "data//x", "C:/x")))
+            entries[bad] = b"x"
+        else:
+            entries[name] = draw(st.binary(max_size=64))
+    data = zip_bytes(entries)
+    cut = draw(st.one_of(st.none(), st.integers(0, len(data))))
+    if cut is not None:
+        data = data[:cut]
+    flips = draw(st.lists(st.integers(0, max(len(data) - 1, 0)), max_size=3))
+    mutable = bytearray(data)
+    for at in flips:
+        if mutable:
+            mutable[at] ^= 0xFF
+    return bytes(mutable)
+
+
+_json_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**30, max_value=10**60),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+    st.sampled_from(("../x.pt2", "/etc/passwd", "region_00.pt2", "regions.json", "")),
+)
+json_values = st.recursive(
+    _json_leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@st.composite
+def tampered_indexes(draw: st.DrawFn, index: dict[str, object]) -> str:
+    """The text of a saved set's ``regions.json`` after an attack: a field replaced by a random
+    JSON value, a region entry replaced, deep nesting, a huge number, or not JSON at all."""
+    index = json.loads(json.dumps(index))
+    attack = draw(st.sampled_from(("top", "entry", "field", "deep", "huge", "text")))
+    if attack == "top":
+        index[draw(st.sampled_from(("format", "regions", "namespace")))] = draw(json_values)
+    elif attack == "entry" and index["regions"]:
+        index["regions"][0] = draw(json_values)
+    elif attack == "field" and index["regions"]:
+        field = draw(st.sampled_from(("name", "file", "sha256", "inputs", "outputs")))
+        index["regions"][0][field] = draw(json_values)
+    elif attack == "deep":
+        depth = draw(st.integers(100, 50_000))
+        return '{"format": 2, "regions": ' + "[" * depth + "]" * depth + "}"
+    elif attack == "huge":
+        return '{"format": ' + "9" * draw(st.integers(20, 10_000)) + ', "regions": []}'
+    elif attack == "text":
+        return draw(st.text(max_size=40))
+    return json.dumps(index)

@@ -4,7 +4,9 @@ Kept apart from ``tests/strategies.py`` (graphs and regions) because these strat
 sympy expressions, not graphs.
 """
 
+import math
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 
 import sympy
 from hypothesis import strategies as st
@@ -25,24 +27,65 @@ _Draw = Callable[[st.SearchStrategy], object]
 
 
 def sympy_value(expr: sympy.Expr, values: Mapping[sympy.Symbol, int]) -> int:
-    """``expr`` evaluated by sympy (and torch's sympy functions) at ``values``."""
-    substituted = _without_identity(expr).xreplace(
-        {symbol: sympy.Integer(value) for symbol, value in values.items()}
-    )
-    return int(substituted)
+    """``expr`` evaluated at ``values`` by walking its tree with Python's exact arithmetic.
 
-
-def _without_identity(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` with every ``Identity(x)`` replaced by ``x``.
-
-    Identity never evaluates, even around a number (``Identity(0) + 1`` stays a sum, which Max
-    then refuses as "not comparable"), so it has to go before substituting values.
+    It never rebuilds a node around symbolic arguments, as ``expr.func(*args)`` or ``subs``
+    would: torch's sympy functions re-canonicalize then, and some rewrites are wrong for values
+    the expression can take. ``FloorDiv(FloorDiv(a, b), c)`` becomes ``FloorDiv(a, b * c)``,
+    wrong for ``c = -1``: ``(1 // 2) // -1 == 0`` but ``1 // -2 == -1``. A reference that
+    rebuilt would then disagree with the very expression under test.
     """
+    value = _exact_value(sympy.sympify(expr), values)
+    if value.denominator != 1:
+        raise ValueError(f"{expr} is not an integer at {dict(values)}: {value}")
+    return int(value)
+
+
+def _exact_value(expr: sympy.Basic, values: Mapping[sympy.Symbol, int]) -> Fraction:
+    """``expr`` at ``values``, as torch's sympy functions define each node on integers.
+
+    IntTrueDiv is exact here where torch goes through a float: `size_expressions` keeps values
+    small enough (`_MAX_MAGNITUDE`) for the two to agree.
+    """
+    if isinstance(expr, sympy.Symbol):
+        return Fraction(values[expr])
+    if isinstance(expr, sympy.Rational):  # Integer included
+        return Fraction(int(expr.p), int(expr.q))
+    args = [_exact_value(argument, values) for argument in expr.args]
     if isinstance(expr, torch_sympy.Identity):
-        return _without_identity(expr.args[0])
-    if not expr.args:
-        return expr
-    return expr.func(*(_without_identity(argument) for argument in expr.args))
+        return args[0]
+    operation = _EXACT_OPERATIONS.get(type(expr))
+    if operation is None:
+        raise TypeError(f"no reference evaluation for {type(expr).__name__} in {expr}")
+    return operation(*args)
+
+
+def _exact_pow(base: Fraction, exponent: Fraction) -> Fraction:
+    if exponent.denominator != 1:
+        raise ValueError(f"non-integer exponent {exponent}")
+    return base ** int(exponent)
+
+
+# FloorDiv's subclass CleanDiv is listed too: lookup is by exact type. CeilDiv never survives
+# construction (it returns a FloorDiv), so it has no entry.
+_EXACT_OPERATIONS: dict[type, Callable[..., Fraction]] = {
+    sympy.Add: lambda *terms: sum(terms, Fraction(0)),
+    sympy.Mul: lambda *factors: math.prod(factors, start=Fraction(1)),
+    sympy.Pow: _exact_pow,
+    torch_sympy.PowByNatural: _exact_pow,
+    torch_sympy.FloorDiv: lambda base, divisor: Fraction(base // divisor),
+    torch_sympy.CleanDiv: lambda base, divisor: Fraction(base // divisor),
+    torch_sympy.IntTrueDiv: lambda base, divisor: base / divisor,
+    torch_sympy.FloorToInt: lambda number: Fraction(math.floor(number)),
+    torch_sympy.CeilToInt: lambda number: Fraction(math.ceil(number)),
+    torch_sympy.Max: max,
+    torch_sympy.Min: min,
+    sympy.Max: max,
+    sympy.Min: min,
+    # Mod is torch's for nonnegative dividends, where it agrees with Python's %.
+    torch_sympy.Mod: lambda base, divisor: base % divisor,
+    torch_sympy.PythonMod: lambda base, divisor: base % divisor,
+}
 
 
 @st.composite

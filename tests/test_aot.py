@@ -201,13 +201,21 @@ def test_unknown_grid_types_are_refused():
         aot.launch_grid("CooperativeReductionGrid", {"XBLOCK": 1, "RSPLIT": 4}, {})
 
 
-@given(batch=batch_sizes())
-def test_launch_expressions_evaluate_on_concrete_shapes(batch: int):
+@pytest.fixture(scope="module")
+def cumulative_kernel() -> aot.AotKernel:
+    # Built once, not per example: exporting the example is most of the test's time.
     region = _region("cumulative", 0)
     plan = _plan("cumulative", 0)
     numels = {n: sympy.sympify(v) for n, v in plan.scalars}
     grid = aot.launch_grid("Grid1D", {"XBLOCK": 32}, numels)
-    kernel = _kernel(tuple(s.shape for s in region.input_specs), tuple(numels.values()), grid)
+    return _kernel(tuple(s.shape for s in region.input_specs), tuple(numels.values()), grid)
+
+
+@given(batch=batch_sizes())
+def test_launch_expressions_evaluate_on_concrete_shapes(
+    cumulative_kernel: aot.AotKernel, batch: int
+):
+    kernel = cumulative_kernel
     grid, scalars = kernel.concrete_launch([(batch, 10, 16)])
     assert scalars == (16 * batch, 10)
     assert grid == (max(1, math.ceil(16 * batch / 32)), 1, 1)

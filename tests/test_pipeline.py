@@ -301,3 +301,12 @@ def test_a_complex_parameter_enters_its_fft_chain_as_a_real_view(
         return
     torch.testing.assert_close(result.program.module()(image), expected)
     assert result.report.left_in_graph == () and result.report.after.pytorch == 0
+
+
+@pytest.mark.parametrize("name", ["cumulative", "distribution"])
+def test_a_rewritten_program_analyses_as_already_one_engine(name: str) -> None:
+    """Region ops become plugins when compiled: a second pass outlines nothing more."""
+    first = autoplugin(examples.export_example(name), support=SnapshotSupport())
+    again = autoplugin(first.program, support=SnapshotSupport())
+    assert first.regions and not again.regions
+    assert again.report.before == again.report.after == first.report.after

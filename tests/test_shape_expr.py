@@ -181,6 +181,16 @@ def test_int_translation_matches_sympy(data: st.DataObject) -> None:
     assert translate_dim(expr, values, IntArithmetic()) == sympy_value(expr, values)
 
 
+def test_reference_value_does_not_rebuild_nested_floordiv() -> None:
+    # Rebuilt without its Identity, this becomes FloorDiv(s0, 2 * (s2 - 1)): torch rewrites
+    # (a // b) // c as a // (b * c), wrong for c = -1. Its value is (1 // 2) // -1 == 0, not
+    # 1 // -2 == -1; a reference that rebuilt it failed test_int_translation_matches_sympy.
+    expr = torch_sympy.FloorDiv(torch_sympy.Identity(torch_sympy.FloorDiv(S0, 2)), S2 - 1)
+    values = {S0: 1, S1: 1, S2: 0}
+    assert sympy_value(expr, values) == 0
+    assert translate_dim(expr, values, IntArithmetic()) == 0
+
+
 @given(data=st.data())
 def test_emulated_trt_translation_follows_rules_and_matches_sympy(data: st.DataObject) -> None:
     values = data.draw(symbol_values(), label="values")

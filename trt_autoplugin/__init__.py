@@ -5,8 +5,10 @@ The public API. Everything here imports without TensorRT or a GPU.
 
 from . import examples, support
 from .aot import AotKernel, aot_kernel
+from .archive import load_program
 from .errors import (
     AotError,
+    ArchiveError,
     AutopluginError,
     MissingDependencyError,
     OutlineError,
@@ -33,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AotError",
     "AotKernel",
+    "ArchiveError",
     "AutopluginError",
     "AutopluginResult",
     "CompileResult",
@@ -54,6 +57,7 @@ __all__ = [
     "compile",
     "examples",
     "load_plugins",
+    "load_program",
     "load_regions",
     "lowering_pass",
     "register_lowering_pass",

@@ -36,6 +36,10 @@ class AotError(AutopluginError):
     """A region can't get an ahead-of-time kernel; it stays a JIT plugin (the message says why)."""
 
 
+class ArchiveError(AutopluginError):
+    """A ``.pt2`` file or saved region set is malformed, or holds something that would run code."""
+
+
 class MissingDependencyError(AutopluginError):
     """An optional dependency (TensorRT, Torch-TensorRT, a GPU) is not available."""
 

@@ -21,11 +21,11 @@ from torch.fx.passes.tools_common import stable_topological_sort
 
 from .errors import OutlineError, describe_node
 from .partition import Region, is_tensor_node
-from .support import target_name
+from .support import REGION_NAMESPACE, target_name
 
 logger = logging.getLogger(__name__)
 
-NAMESPACE = "trt_autoplugin"
+NAMESPACE = REGION_NAMESPACE
 
 Dim = int | sympy.Expr
 

@@ -237,7 +237,7 @@ def rich_renderables(report: Report) -> list[Any]:
     from rich.table import Table
 
     segments = Table(
-        title=escape(f"Segments (predicted by the {report.oracle})"),
+        title=escape(f"Segments, by the {report.oracle}"),
         caption=(
             escape(f"Torch-TensorRT's dryrun did not run: {report.torch_tensorrt_dryrun_error}")
             if report.torch_tensorrt_dryrun_error
@@ -250,6 +250,8 @@ def rich_renderables(report: Report) -> list[Any]:
     for label, engines, pytorch in _segment_rows(report):
         segments.add_row(escape(label), escape(engines), pytorch)
 
+    if not report.regions:
+        return [segments, _none_line("Regions outlined into plugins"), *_rich_left(report)]
     regions = Table(title=f"Regions outlined into plugins ({len(report.regions)})")
     for column in ("op", "nodes", "targets", "inputs", "outputs"):
         regions.add_column(column, overflow="fold")
@@ -265,12 +267,24 @@ def rich_renderables(report: Report) -> list[Any]:
     tables: list[Any] = [segments, regions]
     if report.implementations:
         tables.append(_rich_implementations(report.implementations))
-    tables.append(_rich_nodes("Left in the graph", report.left_in_graph))
+    return tables + _rich_left(report)
+
+
+def _rich_left(report: Report) -> list[Any]:
+    """The nodes left in the graph and the conditional ones; an empty table is one line."""
+    left = report.left_in_graph
+    tables = [_rich_nodes("Left in the graph", left) if left else _none_line("Left in the graph")]
     if report.conditional:
         tables.append(
             _rich_nodes("Native if Torch-TensorRT accepts them when compiling", report.conditional)
         )
     return tables
+
+
+def _none_line(title: str) -> Any:
+    from rich.text import Text
+
+    return Text(f"{title}: none", style="italic")
 
 
 def _rich_nodes(title: str, entries: Sequence[NodeEntry]) -> Any:

@@ -2,12 +2,13 @@
 
 A compiled module with JIT plugins, or a program rewritten by `autoplugin`, calls region ops
 ``trt_autoplugin::region_<hash>`` that exist only in the process that outlined them. This module
-saves each region body with torch.export's own serializer (a JSON graph in a ``.pt2`` archive;
-never pickle, so loading executes no stored code) and registers the same ops again on load.
+saves each region body with torch.export's own serializer (a JSON graph in a ``.pt2`` archive)
+and registers the same ops again on load. Loading executes no stored code: every file goes
+through `archive.load_program`'s checks (see ``archive.py``), after its sha256 is checked.
 
 Layout of a saved folder::
 
-    regions.json              {"format": 1, "regions": [{"name", "file", "inputs", ...}, ...]}
+    regions.json              {"format": 2, "regions": [{"name", "file", "sha256", ...}, ...]}
     region_<hash>.pt2         one torch.export archive per region body
 
 The hash is the body's content digest: on load the body's digest is recomputed and must equal the
@@ -21,6 +22,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -39,14 +41,19 @@ from torch.export.graph_signature import (
 )
 from torch.fx.experimental.symbolic_shapes import free_symbols
 
-from .errors import OutlineError
+from .archive import file_sha256, parse_json, program_from_bytes, read_regular_file
+from .errors import ArchiveError, OutlineError
 from .outline import NAMESPACE, OutlinedRegion, RegionBody, TensorSpec, register_region_op
 from .plugin import PluginHandle, register_plugin, tensorrt_plugin_import_error
 
 logger = logging.getLogger(__name__)
 
 INDEX = "regions.json"
-FORMAT = 1
+FORMAT = 2  # 2 added each file's sha256
+MAX_REGIONS = 10_000
+_REGION_NAME = re.compile(r"region_[0-9a-f]{1,64}")
+_REGION_FILE = re.compile(r"region_[0-9a-f]{1,64}\.pt2")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -164,6 +171,7 @@ def _save_body(name: str, body: RegionBody, folder: Path) -> dict[str, Any]:
     return {
         "name": name,
         "file": file,
+        "sha256": file_sha256((folder / file).read_bytes()),
         "inputs": list(body.inputs),
         "outputs": list(body.outputs),
         "input_specs": [str(s) for s in body.input_specs],
@@ -174,10 +182,24 @@ def _save_body(name: str, body: RegionBody, folder: Path) -> dict[str, Any]:
 # --- loading -------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _IndexEntry:
+    """One region of a checked index."""
+
+    name: str
+    file: str
+    sha256: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
 def load_regions(path: str | os.PathLike) -> tuple[LoadedRegion, ...]:
     """Loads saved region bodies and registers their ops again, under the same names.
 
-    Call it before ``torch.export.load`` of a program that calls the region ops.
+    Call it before ``torch.export.load`` of a program that calls the region ops. Nothing stored
+    runs: the index is checked, each file's sha256 is checked on its bytes, then the file is
+    loaded through `archive.load_program` (no unpickling). Every body is loaded and checked
+    before any op is registered, so a bad set registers nothing.
 
     Args:
         path: a folder written by `save_regions`.
@@ -186,22 +208,14 @@ def load_regions(path: str | os.PathLike) -> tuple[LoadedRegion, ...]:
         The registered regions, in index order.
 
     Raises:
-        OutlineError: the index is missing or malformed, a file is missing, or a loaded body's
-            digest differs from its saved name (the message names the region).
+        ArchiveError: the index is missing or malformed, a file is missing, a symlink, outside
+            the folder, changed since saving, or not a safe torch.export archive, or a loaded
+            body's digest differs from its saved name (the message names the region).
+        OutlineError: a region op could not be registered.
     """
     folder = Path(path)
-    loaded = []
-    for entry in _index_entries(folder):
-        name = str(entry["name"])
-        body = _load_body(folder, entry)
-        digest = body.digest()
-        if f"region_{digest}" != name:
-            raise OutlineError(
-                f"region {NAMESPACE}::{name} in {folder} loads as region_{digest}: the file does "
-                "not hold the saved computation (edited, or saved by an incompatible version)"
-            )
-        loaded.append(LoadedRegion(register_region_op(body), body))
-    return tuple(loaded)
+    bodies = [_checked_body(folder, entry) for entry in _index_entries(folder)]
+    return tuple(LoadedRegion(register_region_op(body), body) for body in bodies)
 
 
 def load_plugins(path: str | os.PathLike) -> tuple[LoadedRegion, ...]:
@@ -211,6 +225,7 @@ def load_plugins(path: str | os.PathLike) -> tuple[LoadedRegion, ...]:
     ops are still registered (the programs run in PyTorch) and a warning says why no plugin was.
 
     Raises:
+        ArchiveError: as `load_regions`.
         OutlineError: as `load_regions`.
         PluginError: a region can't be a plugin, or TensorRT refused it.
     """
@@ -224,39 +239,101 @@ def load_plugins(path: str | os.PathLike) -> tuple[LoadedRegion, ...]:
     return tuple(dataclasses.replace(r, plugin=register_plugin(r.body)) for r in regions)
 
 
-def _index_entries(folder: Path) -> list[dict[str, Any]]:
+def _index_entries(folder: Path) -> list[_IndexEntry]:
     index_path = folder / INDEX
+    where = str(index_path)
     try:
-        index = json.loads(index_path.read_text())
-        entries = index["regions"]
-        version = index["format"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise OutlineError(f"{index_path} is not a trt_autoplugin region index: {e}") from e
-    if version != FORMAT:
-        raise OutlineError(f"{index_path} has format {version}; this version reads {FORMAT}")
+        text = read_regular_file(index_path).decode("utf-8")
+    except (ArchiveError, UnicodeDecodeError) as e:
+        raise ArchiveError(f"{where} is not a trt_autoplugin region index: {e}") from e
+    index = parse_json(text, where=where)
+    if not isinstance(index, dict) or "format" not in index or "regions" not in index:
+        raise ArchiveError(
+            f"{where} is not a trt_autoplugin region index: expected an object with "
+            '"format" and "regions"'
+        )
+    version = index["format"]
+    if version != FORMAT or isinstance(version, bool):
+        raise ArchiveError(
+            f"{where} has format {str(version)[:40]}; this version reads {FORMAT} "
+            "(format 1 had no file digests: save the regions again)"
+        )
+    regions = index["regions"]
+    if not isinstance(regions, list) or len(regions) > MAX_REGIONS:
+        raise ArchiveError(f'{where}: "regions" is not a list of at most {MAX_REGIONS} entries')
+    entries = [_index_entry(raw, f"{where}: region {i}") for i, raw in enumerate(regions)]
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names) or len({e.file for e in entries}) != len(entries):
+        raise ArchiveError(f"{where}: lists a region name or file twice")
     return entries
 
 
-def _load_body(folder: Path, entry: dict[str, Any]) -> RegionBody:
-    name = entry.get("name")
-    file = str(entry.get("file"))
-    if Path(file).name != file:
-        raise OutlineError(f"region {name}: file {file!r} is not a plain name inside {folder}")
-    try:
-        program = torch.export.load(folder / file)
-    except (OSError, RuntimeError, KeyError, ValueError, AttributeError) as e:
-        raise OutlineError(f"could not load region {NAMESPACE}::{name} from {file}: {e}") from e
-    return _body_of(program, entry)
-
-
-def _body_of(program: torch.export.ExportedProgram, entry: dict[str, Any]) -> RegionBody:
-    gm = program.graph_module
-    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    results = gm.graph.output_node().args[0]
-    return RegionBody(
-        graph_module=gm,
-        inputs=tuple(entry.get("inputs", ())),
-        outputs=tuple(entry.get("outputs", ())),
-        input_specs=tuple(TensorSpec.of(p.meta["val"]) for p in placeholders),
-        output_specs=tuple(TensorSpec.of(r.meta["val"]) for r in results),
+def _index_entry(raw: Any, where: str) -> _IndexEntry:
+    if not isinstance(raw, dict):
+        raise ArchiveError(f"{where} is a {type(raw).__name__}, not an object")
+    name, file, sha256 = raw.get("name"), raw.get("file"), raw.get("sha256")
+    if not isinstance(name, str) or not _REGION_NAME.fullmatch(name):
+        raise ArchiveError(f"{where}: name {str(name)[:80]!r} is not region_<hex digest>")
+    if not isinstance(file, str) or not _REGION_FILE.fullmatch(file):
+        raise ArchiveError(
+            f"{where} ({name}): file {str(file)[:80]!r} is not a plain name inside the folder "
+            "(region_<hex>.pt2)"
+        )
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise ArchiveError(f"{where} ({name}): sha256 {str(sha256)[:80]!r} is not 64 hex digits")
+    return _IndexEntry(
+        name, file, sha256, _names(raw, "inputs", where), _names(raw, "outputs", where)
     )
+
+
+def _names(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ArchiveError(f'{where}: "{key}" is not a list of node names')
+    return tuple(value)
+
+
+def _checked_body(folder: Path, entry: _IndexEntry) -> RegionBody:
+    """Reads a region file (no symlink, inside the folder), checks its sha256 on the raw bytes,
+    loads it without unpickling, and checks the body's digest against its name."""
+    path = folder / entry.file
+    if path.resolve().parent != folder.resolve():
+        raise ArchiveError(f"region {entry.name}: {path} resolves outside {folder}")
+    data = read_regular_file(path)
+    digest = file_sha256(data)
+    if digest != entry.sha256:
+        raise ArchiveError(
+            f"region {NAMESPACE}::{entry.name}: {path} has sha256 {digest}, the index says "
+            f"{entry.sha256}: the file changed since it was saved"
+        )
+    body = _body_of(program_from_bytes(data, where=str(path)), entry, path)
+    try:
+        body_digest = body.digest()
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as e:
+        raise ArchiveError(f"region {NAMESPACE}::{entry.name}: {path}: no digest: {e}") from e
+    if f"region_{body_digest}" != entry.name:
+        raise ArchiveError(
+            f"region {NAMESPACE}::{entry.name} in {folder} loads as region_{body_digest}: the "
+            "file does not hold the saved computation (edited, or saved by an incompatible "
+            "version)"
+        )
+    return body
+
+
+def _body_of(program: torch.export.ExportedProgram, entry: _IndexEntry, path: Path) -> RegionBody:
+    gm = program.graph_module
+    try:
+        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        results = tuple(gm.graph.output_node().args[0])
+        return RegionBody(
+            graph_module=gm,
+            inputs=entry.inputs,
+            outputs=entry.outputs,
+            input_specs=tuple(TensorSpec.of(p.meta["val"]) for p in placeholders),
+            output_specs=tuple(TensorSpec.of(r.meta["val"]) for r in results),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as e:
+        raise ArchiveError(
+            f"region {NAMESPACE}::{entry.name}: {path} is not a region body "
+            f"(tensors in, a tuple of tensors out): {e}"
+        ) from e

@@ -363,6 +363,20 @@ class SupportReport:
         return tuple(n for n, v in self.verdicts.items() if v.verdict is Verdict.UNSUPPORTED)
 
 
+# The namespace of the region ops outlining creates (``trt_autoplugin::region_<hash>``).
+REGION_NAMESPACE = "trt_autoplugin"
+
+
+def is_region_op(target: object) -> bool:
+    """Whether a node target is a region op of an already rewritten program.
+
+    Such an op becomes a plugin when compiled (the lowering pass registers its converter; a
+    saved set's `load_plugins` does too), so analysing a rewritten program again counts it as
+    native instead of outlining it a second time.
+    """
+    return isinstance(target, torch._ops.OpOverload) and target.namespace == REGION_NAMESPACE
+
+
 def support_report(gm: torch.fx.GraphModule, oracle: SupportOracle) -> SupportReport:
     """Asks the oracle about every node of the graph. Pure: the graph is not changed.
 
@@ -382,6 +396,10 @@ def support_report(gm: torch.fx.GraphModule, oracle: SupportOracle) -> SupportRe
             verdicts[node.name] = NodeSupport(Verdict.NATIVE, "get_attr")
         elif node.op == "call_function" and node.target is operator.getitem:
             verdicts[node.name] = _getitem_support(node, verdicts)
+        elif is_region_op(node.target):
+            verdicts[node.name] = NodeSupport(
+                Verdict.NATIVE, "a trt_autoplugin region op: its converter adds the plugin"
+            )
         else:
             try:
                 verdicts[node.name] = oracle.node_support(node)
