@@ -3,6 +3,8 @@ built-in examples exported and rewritten once per session and device."""
 
 import importlib
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,3 +76,11 @@ def example_results() -> ExampleResults:
 @pytest.fixture(scope="session")
 def cuda_example_results() -> ExampleResults:
     return _example_results("cuda")
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Iterator[Path]:
+    """A file a test's code-running payload would create; the test fails if it exists after."""
+    path = tmp_path / "marker"
+    yield path
+    assert not path.exists(), "a payload ran"

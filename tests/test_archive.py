@@ -47,13 +47,6 @@ def entries(saved: Path) -> dict[str, bytes]:
     return archive_entries(saved.read_bytes())
 
 
-@pytest.fixture
-def marker(tmp_path: Path) -> Path:
-    path = tmp_path / "marker"
-    yield path
-    assert not path.exists(), "a payload ran"
-
-
 def _write(tmp_path: Path, entries: dict[str, bytes], **changes: bytes) -> Path:
     path = tmp_path / "tampered.pt2"
     path.write_bytes(zip_bytes({**entries, **changes}))

@@ -231,13 +231,6 @@ def _tamper_region(folder: Path, index: int = 0, **changes: bytes) -> str:
     return entry["name"]
 
 
-@pytest.fixture
-def marker(tmp_path: Path) -> Path:
-    path = tmp_path / "marker"
-    yield path
-    assert not path.exists(), "a payload ran"
-
-
 @pytest.mark.parametrize("kind", ["torch", "pickle", "nested"])
 @pytest.mark.parametrize("loader", [load_regions, load_plugins])
 def test_a_payload_in_a_region_archive_is_refused(
