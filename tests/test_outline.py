@@ -1,5 +1,7 @@
 """Outlining complex state: parameters, buffers and constants enter region ops as real views."""
 
+import copy
+
 import pytest
 import torch
 from hypothesis import given
@@ -13,7 +15,7 @@ from trt_autoplugin import autoplugin
 from trt_autoplugin.errors import OutlineError
 from trt_autoplugin.outline import NAMESPACE, outline_regions, real_view
 from trt_autoplugin.partition import Region, propose_regions
-from trt_autoplugin.support import SnapshotSupport, support_report
+from trt_autoplugin.support import OpSetSupport, SnapshotSupport, support_report
 
 _ORACLE = SnapshotSupport()
 
@@ -244,3 +246,37 @@ def test_outlining_a_complex_program_input_raises_before_changing_the_graph() ->
     with pytest.raises(OutlineError, match="reads node 'spectrum'.*not a parameter"):
         outline_regions(gm, [region])
     assert str(gm.graph) == before
+
+
+class _Centre(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - torch.var_mean(x, dim=(0, 2), keepdim=True)[1]
+
+
+@pytest.fixture(scope="module")
+def centre_program() -> torch.export.ExportedProgram:
+    # With a dynamic batch, var_mean's decomposition divides a sum by sym_float(s0 * 5).
+    ep = torch.export.export(
+        _Centre(), (torch.randn(4, 8, 5),), dynamic_shapes=({0: Dim("batch", min=1, max=64)},)
+    )
+    return ep.run_decompositions(SnapshotSupport().decompositions())
+
+
+@given(batch=batch_sizes(max_value=64).filter(lambda b: b >= 1))
+def test_a_sym_float_only_regions_read_is_recomputed_inside_and_erased(
+    centre_program: torch.export.ExportedProgram, batch: int
+) -> None:
+    gm = copy.deepcopy(centre_program).graph_module
+    assert any(n.target is torch.sym_float for n in gm.graph.nodes)
+    oracle = OpSetSupport(unsupported=[torch.ops.prims.div.default], base=SnapshotSupport())
+    partition = propose_regions(gm, support_report(gm, oracle))
+    (region,), _, _ = outline_regions(gm, partition.regions, recomputed=partition.recomputed)
+    assert all(n.target is not torch.sym_float for n in gm.graph.nodes)
+    x = torch.randn(batch, 8, 5)
+    inputs = [x.sum(dim=(0, 2), keepdim=True), x]
+    (real,) = region.body.graph_module(*inputs)
+    torch.testing.assert_close(real, inputs[0] / (batch * 5))
+    torch.testing.assert_close(region.op(*inputs), real)
+    with torch._subclasses.FakeTensorMode() as mode:
+        fake = region.op(*[mode.from_tensor(t) for t in inputs])
+    assert (fake.shape, fake.dtype) == (real.shape, real.dtype)

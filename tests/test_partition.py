@@ -13,7 +13,13 @@ from torch.fx.passes.operator_support import OperatorSupportBase
 
 from trt_autoplugin import examples
 from trt_autoplugin.errors import PartitionError
-from trt_autoplugin.partition import IndexGraph, Region, convex_groups, propose_regions
+from trt_autoplugin.partition import (
+    IndexGraph,
+    Region,
+    convex_groups,
+    is_inert_randomness,
+    propose_regions,
+)
 from trt_autoplugin.support import (
     OpSetSupport,
     SnapshotSupport,
@@ -258,3 +264,125 @@ def test_a_complex_program_input_is_refused_and_named() -> None:
     assert partition.regions == ()
     (mul,) = [n.name for n in gm.graph.nodes if n.target is torch.ops.aten.mul.Tensor]
     assert partition.refused[mul].startswith("reads args_0, a complex program input")
+
+
+def _attention(dropout_p: float) -> object:
+    def f(x: torch.Tensor) -> torch.Tensor:
+        q = x[None]
+        return torch.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=dropout_p)
+
+    return f
+
+
+def _flash_attention_for_cpu(dropout_p: float) -> object:
+    def f(x: torch.Tensor) -> torch.Tensor:
+        q = x[None, None]
+        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, q, q, dropout_p)[0]
+
+    return f
+
+
+def _dropout(p: float, train: bool) -> object:
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.dropout(x, p, train)
+
+    return f
+
+
+def _native_dropout(p: float, train: bool) -> object:
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.native_dropout(x, p, train)[0]
+
+    return f
+
+
+_RANDOM_TARGETS = {
+    torch.ops.aten.scaled_dot_product_attention.default,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
+    torch.ops.aten.dropout.default,
+    torch.ops.aten.native_dropout.default,
+}
+
+
+@pytest.mark.parametrize(
+    ("fn", "inert"),
+    [
+        (_attention(0.0), True),
+        (_attention(0.1), False),
+        (_flash_attention_for_cpu(0.0), True),
+        (_flash_attention_for_cpu(0.1), False),
+        (_dropout(0.0, True), True),
+        (_dropout(0.5, False), True),
+        (_dropout(0.5, True), False),
+        (_native_dropout(0.0, True), True),
+        (_native_dropout(0.5, False), True),
+        (_native_dropout(0.5, True), False),
+    ],
+)
+def test_randomness_that_cannot_happen_is_outlined(fn: object, inert: bool) -> None:
+    gm = torch.export.export(_Wrap(fn), (torch.randn(4, 8),)).graph_module
+    (node,) = [n for n in gm.graph.nodes if n.target in _RANDOM_TARGETS]
+    oracle = OpSetSupport(unsupported=[node.target])
+    partition = propose_regions(gm, support_report(gm, oracle))
+    if inert:
+        assert not partition.refused
+        assert any(node.name in region.nodes for region in partition.regions)
+    else:
+        assert partition.refused[node.name].startswith("draws random numbers")
+
+
+@given(st.floats(min_value=0.0, max_value=1.0), st.booleans())
+def test_dropout_is_inert_exactly_when_it_cannot_draw(p: float, train: bool) -> None:
+    graph = torch.fx.Graph()
+    x = graph.placeholder("x")
+    node = graph.call_function(
+        torch.ops.aten.native_dropout.default, (x,), {"p": p, "train": train}
+    )
+    assert is_inert_randomness(node) == (p == 0 or not train)
+
+
+def _var_mean_graph() -> torch.fx.GraphModule:
+    def standardize(x: torch.Tensor) -> torch.Tensor:
+        variance, mean = torch.var_mean(x, dim=(0, 2), keepdim=True)
+        return (x - mean) / variance
+
+    batch = torch.export.Dim("batch", min=1, max=64)
+    ep = torch.export.export(
+        _Wrap(standardize), (torch.randn(4, 8, 5),), dynamic_shapes=(({0: batch},),)
+    )
+    return ep.run_decompositions(SnapshotSupport().decompositions()).graph_module
+
+
+def test_sym_float_read_only_by_regions_is_recomputed() -> None:
+    gm = _var_mean_graph()
+    (sym_float,) = [n for n in gm.graph.nodes if n.target is torch.sym_float]
+    (div,) = [n for n in gm.graph.nodes if n.target is torch.ops.prims.div.default]
+    # The snapshot has no converter for torch.sym_float: with div forced out too, div's region
+    # recomputes it from its input's size.
+    oracle = OpSetSupport(unsupported=[torch.ops.prims.div.default], base=SnapshotSupport())
+    partition = propose_regions(gm, support_report(gm, oracle))
+    assert partition.refused == {}
+    assert partition.recomputed == (sym_float.name,)
+    assert [region.nodes for region in partition.regions] == [(div.name,)]
+
+
+def test_sym_float_read_outside_the_regions_is_refused() -> None:
+    gm = _var_mean_graph()
+    (sym_float,) = [n for n in gm.graph.nodes if n.target is torch.sym_float]
+    partition = propose_regions(gm, support_report(gm, SnapshotSupport()))
+    assert partition.recomputed == ()
+    assert partition.refused[sym_float.name].startswith("returns a non-tensor value (SymFloat)")
+
+
+def test_an_effect_token_call_is_refused_as_what_it_is() -> None:
+    batch = torch.export.Dim("batch", min=1, max=64)
+    ep = torch.export.export(
+        _Wrap(torch.linalg.inv), (torch.randn(4, 3, 3),), dynamic_shapes=(({0: batch},),)
+    )
+    gm = ep.run_decompositions(SnapshotSupport().decompositions()).graph_module
+    (effect,) = [n for n in gm.graph.nodes if n.target is torch.ops.higher_order.with_effects]
+    partition = propose_regions(gm, support_report(gm, SnapshotSupport()))
+    assert partition.refused[effect.name].startswith(
+        "an effect-token call (with_effects) of aten._linalg_check_errors.default"
+    )
+    assert "control flow" not in partition.refused[effect.name]

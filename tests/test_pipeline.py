@@ -10,9 +10,15 @@ from hypothesis import strategies as st
 from strategies import batch_sizes
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from trt_autoplugin import AutopluginResult, autoplugin, examples
+from trt_autoplugin import (
+    AutopluginError,
+    AutopluginResult,
+    DecompositionError,
+    autoplugin,
+    examples,
+)
 from trt_autoplugin.outline import NAMESPACE, run_body
-from trt_autoplugin.support import OpSetSupport, SnapshotSupport
+from trt_autoplugin.support import OpSetSupport, SnapshotSupport, Verdict
 
 NAMES = examples.example_names()
 
@@ -310,3 +316,266 @@ def test_a_rewritten_program_analyses_as_already_one_engine(name: str) -> None:
     again = autoplugin(first.program, support=SnapshotSupport())
     assert first.regions and not again.regions
     assert again.report.before == again.report.after == first.report.after
+
+
+class _ToDense(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to_dense() * 2
+
+
+def test_a_decomposition_failure_is_an_autoplugin_error_naming_stage_and_node() -> None:
+    ep = torch.export.export(_ToDense(), (torch.eye(4).to_sparse_csr(),))
+    with pytest.raises(DecompositionError, match=r"decomposing .* at node 'to_dense'") as info:
+        autoplugin(ep, support=SnapshotSupport())
+    assert isinstance(info.value, AutopluginError)
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+class _Standardize(torch.nn.Module):
+    """var_mean over the batch: with a dynamic batch, its decomposition divides a sum by
+    ``torch.sym_float(s0 * 5)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        variance, mean = torch.var_mean(x, dim=(0, 2), keepdim=True)
+        return (x - mean) / (variance + 1e-5).sqrt()
+
+
+class _TrainingBatchNorm(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(8))
+        self.bias = torch.nn.Parameter(torch.randn(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.nn.functional.batch_norm(x, None, None, self.weight, self.bias, training=True)
+        return out * 2
+
+
+def _is_tensor_math(node: torch.fx.Node) -> bool:
+    target = node.target
+    return (
+        isinstance(target, torch._ops.OpOverload)
+        and target.namespace in ("aten", "prims")
+        and isinstance(node.meta.get("val"), torch.Tensor)
+    )
+
+
+@pytest.fixture(scope="module")
+def sym_float_results() -> dict[str, tuple[torch.nn.Module, AutopluginResult]]:
+    from torch._decomp import get_decompositions
+
+    batch = torch.export.Dim("batch", min=1, max=64)
+    x = torch.randn(4, 8, 5)
+    standardize = _Standardize()
+    ep = torch.export.export(standardize, (x,), dynamic_shapes=({0: batch},))
+    # The shipped snapshot has no converter for torch.sym_float; prims.div is forced out.
+    oracle = OpSetSupport(unsupported=[torch.ops.prims.div.default], base=SnapshotSupport())
+    results = {"var_mean": (standardize, autoplugin(ep, support=oracle))}
+    norm = _TrainingBatchNorm()
+    ep = torch.export.export(norm, (x,), dynamic_shapes=({0: batch},))
+    ep = ep.run_decompositions(get_decompositions([torch.ops.aten._native_batch_norm_legit]))
+    snapshot = SnapshotSupport()
+    oracle = OpSetSupport(
+        predicate=lambda n: (
+            not _is_tensor_math(n) and snapshot.node_support(n).verdict is not Verdict.UNSUPPORTED
+        ),
+        base=snapshot,
+    )
+    results["batch_norm"] = (norm, autoplugin(ep, support=oracle))
+    return results
+
+
+@pytest.mark.parametrize("name", ["var_mean", "batch_norm"])
+def test_sym_float_size_arithmetic_is_recomputed_inside_the_region(
+    sym_float_results: dict[str, tuple[torch.nn.Module, AutopluginResult]], name: str
+) -> None:
+    _, result = sym_float_results[name]
+    assert result.report.left_in_graph == ()
+    assert result.regions
+    assert torch.sym_float not in {n.target for n in result.program.graph.nodes}
+    assert any(
+        n.target is torch.sym_float for r in result.regions for n in r.body.graph_module.graph.nodes
+    )
+
+
+@pytest.mark.parametrize("name", ["var_mean", "batch_norm"])
+@given(batch=batch_sizes(max_value=64).filter(lambda b: b >= 1), seed=st.integers(0, 2**31 - 1))
+def test_sym_float_regions_equal_the_original_and_their_fake_kernels(
+    sym_float_results: dict[str, tuple[torch.nn.Module, AutopluginResult]],
+    name: str,
+    batch: int,
+    seed: int,
+) -> None:
+    model, result = sym_float_results[name]
+    x = torch.randn(batch, 8, 5, generator=torch.Generator().manual_seed(seed))
+    torch.testing.assert_close(result.program.module()(x), model(x))
+    for region in result.regions:
+        real_inputs = [
+            torch.randn([batch if not isinstance(d, int) else d for d in spec.shape])
+            for spec in region.input_specs
+        ]
+        real = run_body(region.body, real_inputs)
+        torch.testing.assert_close(region.op(*real_inputs), real[0] if len(real) == 1 else real)
+        with FakeTensorMode() as mode:
+            fake = region.op(*[mode.from_tensor(x) for x in real_inputs])
+        fake = fake if isinstance(fake, tuple) else (fake,)
+        assert [(f.shape, f.dtype) for f in fake] == [(r.shape, r.dtype) for r in real]
+
+
+def test_sym_float_of_a_region_left_in_the_graph_stays_with_its_reason() -> None:
+    batch = torch.export.Dim("batch", min=1, max=64)
+    ep = torch.export.export(_Standardize(), (torch.randn(4, 8, 5),), dynamic_shapes=({0: batch},))
+    oracle = OpSetSupport(unsupported=[torch.ops.prims.div.default], base=SnapshotSupport())
+    result = autoplugin(ep, support=oracle, torch_executed_ops=[torch.ops.prims.div.default])
+    assert result.regions == ()
+    left = {entry.target: entry.reason for entry in result.report.left_in_graph}
+    assert "torch_executed_ops" in left["prims.div.default"]
+    assert left["torch.sym_float"].startswith("returns a non-tensor value (SymFloat)")
+
+
+class _Factories(torch.nn.Module):
+    """Constant-shape factory ops feeding native arithmetic: regions without tensor inputs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        window = torch.hann_window(8) + torch.full((8,), 2.0) + torch.eye(8)[1]
+        return x * window + torch.linspace(0, 1, 8)
+
+
+class _SizedArange(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.arange(x.shape[0], dtype=torch.float32)
+
+
+_FACTORY_OPS = ["aten.hann_window", "aten.full", "aten.eye", "aten.linspace", "aten.arange"]
+
+
+def test_factory_regions_without_inputs_stay_in_pytorch_with_the_reason() -> None:
+    x = torch.randn(8)
+    ep = torch.export.export(_Factories(), (x,))
+    oracle = OpSetSupport(unsupported=_FACTORY_OPS, base=SnapshotSupport())
+    result = autoplugin(ep, support=oracle, min_block_size=1)
+    assert all(region.input_specs for region in result.regions)
+    assert result.report.left_in_graph
+    for entry in result.report.left_in_graph:
+        assert "no tensor inputs" in entry.reason, entry
+    torch.testing.assert_close(result.program.module()(x), _Factories()(x))
+
+
+class _WindowedProduct(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (torch.hann_window(8) + torch.full((8,), 2.0))
+
+
+def test_a_factory_feeding_an_unsupported_consumer_joins_its_region() -> None:
+    x = torch.randn(8)
+    ep = torch.export.export(_WindowedProduct(), (x,))
+    unsupported = [*_FACTORY_OPS, "aten.add", "aten.mul"]
+    result = autoplugin(ep, support=OpSetSupport(unsupported=unsupported), min_block_size=1)
+    assert result.report.left_in_graph == ()
+    (region,) = result.regions
+    assert len(region.input_specs) == 1
+    assert {"aten.hann_window.default", "aten.full.default"} <= set(region.targets)
+    torch.testing.assert_close(result.program.module()(x), _WindowedProduct()(x))
+
+
+@given(batch=st.integers(min_value=2, max_value=32))
+def test_an_arange_sized_by_an_input_reads_that_input(batch: int) -> None:
+    dims = {"x": {0: torch.export.Dim("n", min=2, max=64)}}
+    ep = torch.export.export(_SizedArange(), (torch.randn(4),), dynamic_shapes=dims)
+    oracle = OpSetSupport(unsupported=["aten.arange"], base=SnapshotSupport())
+    result = autoplugin(ep, support=oracle, min_block_size=1)
+    (region,) = result.regions
+    assert len(region.input_specs) == 1
+    assert result.report.left_in_graph == ()
+    x = torch.randn(batch)
+    torch.testing.assert_close(result.program.module()(x), _SizedArange()(x))
+
+
+_CHECKED_LINALG = {
+    "inv": lambda x: torch.linalg.inv(x) + 1,
+    "solve": lambda x: torch.linalg.solve(x, x[..., :1]) * 2,
+    "lu_factor": lambda x: torch.linalg.lu_factor(x)[0] + 1,
+}
+
+
+class _Apply(torch.nn.Module):
+    def __init__(self, fn: object) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)  # type: ignore[operator]
+
+
+def _raised(fn: object, x: torch.Tensor) -> type[BaseException] | None:
+    try:
+        fn(x)  # type: ignore[operator]
+    except RuntimeError as e:  # torch.linalg.LinAlgError is a RuntimeError
+        return type(e)
+    return None
+
+
+@pytest.fixture(scope="module")
+def checked_linalg_results() -> dict[str, tuple[torch.export.ExportedProgram, AutopluginResult]]:
+    batch = torch.export.Dim("batch", min=1, max=64)
+    results = {}
+    for name, fn in _CHECKED_LINALG.items():
+        ep = torch.export.export(_Apply(fn), (torch.randn(4, 3, 3),), dynamic_shapes=({0: batch},))
+        results[name] = (ep, autoplugin(ep, support=SnapshotSupport()))
+    return results
+
+
+@pytest.mark.parametrize("name", list(_CHECKED_LINALG))
+def test_a_linalg_error_check_joins_the_region_and_its_token_goes(
+    checked_linalg_results: dict[str, tuple[torch.export.ExportedProgram, AutopluginResult]],
+    name: str,
+) -> None:
+    from torch.export.graph_signature import InputKind, OutputKind
+
+    from trt_autoplugin.pipeline import decomposed
+
+    ep, result = checked_linalg_results[name]
+    # Decomposed, the checked op is linalg_*_ex plus a token-ordered _linalg_check_errors.
+    program = decomposed(ep, SnapshotSupport())
+    assert any(n.target is torch.ops.higher_order.with_effects for n in program.graph.nodes)
+    assert result.report.left_in_graph == ()
+    program = result.program
+    assert all(n.target is not torch.ops.higher_order.with_effects for n in program.graph.nodes)
+    assert all(s.kind is not InputKind.TOKEN for s in program.graph_signature.input_specs)
+    assert all(s.kind is not OutputKind.TOKEN for s in program.graph_signature.output_specs)
+    (region,) = result.regions
+    assert "aten._linalg_check_errors.default" in region.targets
+    assert len(program.graph_signature.output_specs) == 1
+
+
+@pytest.mark.parametrize("name", list(_CHECKED_LINALG))
+@given(batch=batch_sizes(max_value=64).filter(lambda b: b >= 1), seed=st.integers(0, 2**31 - 1))
+def test_a_rewritten_linalg_program_equals_the_original_and_raises_as_it_does(
+    checked_linalg_results: dict[str, tuple[torch.export.ExportedProgram, AutopluginResult]],
+    name: str,
+    batch: int,
+    seed: int,
+) -> None:
+    ep, result = checked_linalg_results[name]
+    x = torch.randn(batch, 3, 3, generator=torch.Generator().manual_seed(seed))
+    torch.testing.assert_close(result.program.module()(x), ep.module()(x))
+    singular = x.clone()
+    singular[batch // 2] = 0
+    expected = _raised(_CHECKED_LINALG[name], singular)
+    assert expected is not None
+    assert _raised(result.program.module(), singular) is expected
+    assert _raised(ep.module(), singular) is expected
+
+
+def test_a_check_on_a_value_tensorrt_computes_stays_in_pytorch() -> None:
+    batch = torch.export.Dim("batch", min=1, max=64)
+    model = _Apply(_CHECKED_LINALG["inv"])
+    ep = torch.export.export(model, (torch.randn(4, 3, 3),), dynamic_shapes=({0: batch},))
+    oracle = OpSetSupport(supported=[torch.ops.aten.linalg_inv_ex], base=SnapshotSupport())
+    result = autoplugin(ep, support=oracle)
+    assert result.regions == ()
+    (left,) = result.report.left_in_graph
+    assert left.target == "aten._linalg_check_errors.default"
+    assert left.reason.startswith("a check that only raises")
+    singular = torch.zeros(2, 3, 3)
+    assert _raised(result.program.module(), singular) is _raised(model, singular) is not None

@@ -898,3 +898,33 @@ def test_registration_handles_unregister_once_across_threads() -> None:
         thread.join()
     assert calls == [1] and handle.is_destroyed
     assert repr(handle) == "Counting('counting', destroyed)"
+
+
+class _Window(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.hann_window(8)
+
+
+def test_tensorrt_plugin_refuses_a_plugin_without_inputs(standin_trt) -> None:
+    """Why zero-input regions are refused: QDP's impl validator expects '(, outputs, stream)'."""
+    import tensorrt.plugin as trtp
+
+    def describe() -> trtp.TensorDesc:
+        return trtp.from_shape_expr((8,), dtype=standin_trt.DataType.FLOAT)
+
+    trtp.register("zero_input_probe::constant")(describe)
+
+    def launch(outputs, stream) -> None:
+        return None
+
+    with pytest.raises(ValueError, match=r"\(, outputs, stream\)"):
+        trtp.impl("zero_input_probe::constant")(launch)
+
+
+def test_a_region_without_inputs_is_refused_before_tensorrt() -> None:
+    (body,) = _proposed_bodies(_Window(), (torch.rand(8),), ["aten.hann_window"])
+    assert body.input_specs == ()
+    reason = plugin_refusal_reason(body)
+    assert reason is not None and plugin_id(body) in reason and "no tensor inputs" in reason
+    with pytest.raises(PluginError, match="no tensor inputs"):
+        register_plugin(body)

@@ -177,3 +177,41 @@ def test_fallback_data_dependent_ops_from_2_13() -> None:
     assert "output allocator" in support.reason
     with pytest.raises(SupportError, match="2.13.0, 2.14.0"):
         SnapshotSupport(version="2.12.0", fallback_data_dependent_ops=True)
+
+
+class _ReturnsItem(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+        y = torch.sin(x) * 2
+        return y, y.sum().item()
+
+
+class _ChecksItem(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch._check(x.sum().item() > -1e9)
+        return torch.sin(x) * 2
+
+
+def test_a_scalar_program_output_keeps_its_verdict_and_is_counted() -> None:
+    ep = torch.export.export(_ReturnsItem(), (torch.randn(4),))
+    result = autoplugin(ep, support=SnapshotSupport(), min_block_size=1)
+    program = result.program.graph_module
+    (scalar,) = [
+        n for n in program.graph.nodes if n.target is torch.ops.aten._local_scalar_dense.default
+    ]
+    report = support_report(program, SnapshotSupport())
+    assert report.verdicts[scalar.name].verdict is Verdict.UNSUPPORTED
+    (left,) = result.report.left_in_graph
+    assert left.node == scalar.name
+    assert "program output" in left.reason and "non-tensor" in left.reason
+    assert result.report.after.pytorch == 1
+
+
+def test_a_scalar_feeding_only_a_removed_assert_is_ignored() -> None:
+    ep = torch.export.export(_ChecksItem(), (torch.randn(4),))
+    result = autoplugin(ep, support=SnapshotSupport(), min_block_size=1)
+    gm = result.program.graph_module
+    report = support_report(gm, SnapshotSupport())
+    scalars = [n for n in gm.graph.nodes if n.target is torch.ops.aten._local_scalar_dense.default]
+    assert scalars
+    assert all(report.verdicts[n.name].verdict is Verdict.IGNORED for n in scalars)
+    assert result.report.left_in_graph == ()

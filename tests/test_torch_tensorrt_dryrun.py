@@ -44,11 +44,12 @@ _KEPT = {("data_dependent", 1): (2, 1), ("data_dependent", 5): (1, 1)}
 _FFT_CHAINS = {"spectral", "global_filter"}
 
 
-# Controls: models with nothing for the pass to do; it must change nothing there. Rotary
-# attention's complex arithmetic is Torch-TensorRT's own complex rewrite's to handle, and it is one
-# engine except where a release loses scaled_dot_product_attention on a CPU export (the CPU
-# flash-attention op has no converter, and our pass refuses it: it is tagged as drawing random
-# numbers).
+# Controls: rotary attention's complex arithmetic is Torch-TensorRT's own complex rewrite's to
+# handle. It is one engine without the pass except where a release loses
+# scaled_dot_product_attention on a CPU export to the CPU flash-attention op, which has no
+# converter. On 2.11 that happens before our pass, which outlines the op (tagged as drawing random
+# numbers, it draws none with dropout_p=0); on 2.14 it happens after, inside the complex rewrite,
+# where the pass can't help.
 _CONTROLS = {"rotary_attention"}
 _NOT_ONE_ENGINE = {
     "2.11.0": "PyTorch's CompositeImplicitAutograd decomposition takes the attention op (2.12+ "
@@ -64,6 +65,18 @@ _KNOWN_DIFFERENCES = {
         "rotary_attention",
         "2.14.0",
     ): f"the prediction does not model that {_NOT_ONE_ENGINE['2.14.0']}",
+}
+
+
+# The same, for one oracle: (name, release, oracle). From 2.12 on, Torch-TensorRT keeps
+# scaled_dot_product_attention for its converter, whose validator refuses keys and values of
+# different shapes; a snapshot can't run a validator offline, so it predicts the attention native
+# (conditional). 2.11 decomposes the op first (a CPU export: the CPU flash-attention op, which the
+# pass outlines), so there the snapshot is right.
+_SNAPSHOT_CANT_VALIDATE = "a snapshot can't run scaled_dot_product_attention_validator"
+_KNOWN_ORACLE_DIFFERENCES = {
+    ("wide_value_attention", release, "snapshot_prediction"): _SNAPSHOT_CANT_VALIDATE
+    for release in ("2.12.0", "2.13.0", "2.14.0")
 }
 
 
@@ -124,10 +137,14 @@ def test_with_the_pass_torch_tensorrt_builds_one_engine(dryrun: dict, name: str,
     row = _row(dryrun, name, size)
     without = row["without_pass"]
     if name in _CONTROLS:
-        assert _segments(row["with_pass"]) == _segments(without)
-        assert row["live_prediction"]["regions"] == []
-        if dryrun["torch_tensorrt"] not in _NOT_ONE_ENGINE:
+        release = dryrun["torch_tensorrt"]
+        if release == "2.14.0":  # the attention op is lost after our pass ran: it can't help
+            assert _segments(row["with_pass"]) == _segments(without)
+        else:  # on 2.11 the pass outlines the CPU attention op its registry lacks
+            assert _segments(row["with_pass"]) == (1, 0)
+        if release not in _NOT_ONE_ENGINE:
             assert _segments(without) == (1, 0)
+            assert row["live_prediction"]["regions"] == []
         return
     assert _segments(row["with_pass"]) == _expected_with_pass(name, size), row["with_pass"]
     if "error" in without:
@@ -157,7 +174,9 @@ def test_predictions_equal_torch_tensorrts_numbers(
     pairs = [(tuple(prediction["after"]), _segments(row["with_pass"]))]
     if "error" not in row["without_pass"]:
         pairs.append((tuple(prediction["before"]), _segments(row["without_pass"])))
-    known = _KNOWN_DIFFERENCES.get((name, dryrun["torch_tensorrt"]))
+    known = _KNOWN_DIFFERENCES.get((name, dryrun["torch_tensorrt"])) or (
+        _KNOWN_ORACLE_DIFFERENCES.get((name, dryrun["torch_tensorrt"], oracle))
+    )
     if known is not None:
         assert any(p != t for p, t in pairs), f"no longer differs, remove the entry: {known}"
         pytest.xfail(known)

@@ -16,6 +16,10 @@ class SupportError(AutopluginError):
     """The support oracle could not answer (missing snapshot, bad settings)."""
 
 
+class DecompositionError(AutopluginError):
+    """Torch failed to decompose the program as Torch-TensorRT would before conversion."""
+
+
 class PartitionError(AutopluginError):
     """The region search met a graph it cannot partition."""
 

@@ -437,6 +437,7 @@ def outline_regions(
     regions: Sequence[Region],
     *,
     constants: Mapping[str, torch.Tensor] | None = None,
+    recomputed: Sequence[str] = (),
 ) -> tuple[tuple[OutlinedRegion, ...], dict[str, str], dict[str, torch.Tensor]]:
     """Replaces each region of ``gm`` by one call of its custom op, in place.
 
@@ -450,6 +451,8 @@ def outline_regions(
         gm: the graph, changed in place.
         regions: the regions to outline.
         constants: the values of the placeholders that hold parameters, buffers or constants.
+        recomputed: size-arithmetic nodes only the regions read (`Partition.recomputed`): each
+            region recomputes them inside, so they are erased once nothing reads them.
 
     Returns:
         The outlined regions in the order given; the new name of each replaced region output
@@ -483,6 +486,10 @@ def outline_regions(
     for node in views.complex_nodes:
         if not node.users:  # only outlined regions read it
             gm.graph.erase_node(node)
+    # Reverse graph order: a recomputed node read by another one dies after its reader.
+    for name in reversed(recomputed):
+        if not by_name[name].users:
+            gm.graph.erase_node(by_name[name])
     _sorted_keeping_names(gm)
     gm.graph.lint()
     gm.recompile()

@@ -21,7 +21,7 @@ import torch.fx
 from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 
 from .errors import PartitionError, describe_node
-from .support import SupportReport, Verdict
+from .support import SupportReport, Verdict, target_name
 
 _BAKEABLE_LEAVES = (
     int,
@@ -36,9 +36,13 @@ _BAKEABLE_LEAVES = (
     type(Ellipsis),
 )
 
-# SymInt arithmetic that a region may recompute from its tensor inputs' sizes.
+# Size arithmetic that a region may recompute from its tensor inputs' sizes. ``sym_float`` and
+# true division make SymFloats: decomposed ``var_mean`` and batch norm divide a sum by
+# ``sym_float(s0 * k)`` under a dynamic batch.
 _SYMBOLIC_TARGETS: frozenset[object] = frozenset(
     {
+        torch.sym_float,
+        operator.truediv,
         torch.ops.aten.sym_size.int,
         torch.ops.aten.sym_numel.default,
         torch.ops.aten.sym_stride.int,
@@ -53,6 +57,11 @@ _SYMBOLIC_TARGETS: frozenset[object] = frozenset(
         torch.sym_sum,
     }
 )
+
+
+# Ops whose only effect is to raise on bad values (export wraps them in with_effects, which
+# `pipeline.without_check_tokens` unwraps): a region may run one, like eager, on its own values.
+CHECK_TARGETS: frozenset[object] = frozenset({torch.ops.aten._linalg_check_errors.default})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,10 +85,19 @@ class Region:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Partition:
-    """The regions of a graph and the unsupported nodes left out of them, with reasons."""
+    """The regions of a graph and the unsupported nodes left out of them, with reasons.
+
+    Attributes:
+        regions: the regions to outline.
+        refused: the unsupported nodes left in the graph, each with its reason.
+        recomputed: unsupported size-arithmetic nodes (a ``sym_float``) read only by regions:
+            each region reading one recomputes it from its inputs' sizes, so the node itself
+            dies with the regions (`outline.outline_regions` erases it).
+    """
 
     regions: tuple[Region, ...]
     refused: Mapping[str, str]
+    recomputed: tuple[str, ...] = ()
 
 
 # --- what can be outlined -----------------------------------------------------------------------
@@ -101,6 +119,8 @@ def is_tensor_node(node: torch.fx.Node) -> bool:
 
 
 def _output_reason(node: torch.fx.Node) -> str | None:
+    if node.target in CHECK_TARGETS and not node.users:
+        return None  # returns nothing; it raises inside the plugin
     value = node.meta.get("val")
     if value is None and "val" not in node.meta:
         return (
@@ -110,6 +130,11 @@ def _output_reason(node: torch.fx.Node) -> str | None:
     leaves = _flat_values(value) if isinstance(value, list | tuple) else [value]
     if not leaves or not all(isinstance(v, torch.Tensor) for v in leaves):
         kind = type(value).__name__
+        if any(user.op == "output" for user in node.users):
+            return (
+                f"a program output that is a non-tensor value ({kind}, a scalar such as "
+                "x.item()); a plugin can only return tensors, so it stays in PyTorch"
+            )
         return f"returns a non-tensor value ({kind}); a plugin's outputs are tensors"
     unbacked = sorted(str(s) for v in leaves for s in free_unbacked_symbols(v.shape))
     if unbacked:
@@ -124,14 +149,66 @@ def _schema_reason(node: torch.fx.Node) -> str | None:
     target = node.target
     if node.op != "call_function":
         return f"a {node.op} node, not an operator call"
+    if target is torch.ops.higher_order.with_effects:
+        return _effect_reason(node)
     if isinstance(target, torch._ops.HigherOrderOperator):
         return f"higher-order operator {target.name()} (control flow) can't be one plugin"
     if isinstance(target, torch._ops.OpOverload):
         if target._schema.is_mutable:
             return "mutates an input in place; a plugin's inputs are read-only"
-        if torch.Tag.nondeterministic_seeded in target.tags:
+        if torch.Tag.nondeterministic_seeded in target.tags and not is_inert_randomness(node):
             return "draws random numbers; a plugin would not reproduce PyTorch's random stream"
     return None
+
+
+def _effect_reason(node: torch.fx.Node) -> str:
+    # with_effects(token, op, *args): export threads a token through an op with a side effect
+    # (a checked linalg op's _linalg_check_errors raises) to keep it in order.
+    effect = node.args[1] if len(node.args) > 1 else None
+    name = target_name(effect) if isinstance(effect, torch._ops.OpOverload) else str(effect)
+    return (
+        f"an effect-token call (with_effects) of {name}: export orders its side effect with a "
+        "token threaded through the program's inputs and outputs, which a plugin can't carry"
+    )
+
+
+def _schema_arguments(node: torch.fx.Node) -> dict[str, object]:
+    """The node's arguments by schema name, defaults filled in."""
+    schema = node.target._schema  # type: ignore[union-attr]
+    values: dict[str, object] = {}
+    for i, argument in enumerate(schema.arguments):
+        if i < len(node.args) and not argument.kwarg_only:
+            values[argument.name] = node.args[i]
+        elif argument.name in node.kwargs:
+            values[argument.name] = node.kwargs[argument.name]
+        elif argument.has_default_value():
+            values[argument.name] = argument.default_value
+    return values
+
+
+def is_inert_randomness(node: torch.fx.Node) -> bool:
+    """Whether a random op's call can draw nothing: dropout with probability 0 or train False.
+
+    ``scaled_dot_product_attention`` and its decomposed forms are tagged
+    ``nondeterministic_seeded`` for their ``dropout_p``, and ``dropout``/``native_dropout`` for
+    ``p``; a call whose probability is 0, or with ``train=False``, is deterministic, so it may
+    go into a plugin. Arguments are read by schema name; a symbolic probability is not inert.
+    """
+    if not isinstance(node.target, torch._ops.OpOverload):
+        return False
+    arguments = _schema_arguments(node)
+    if "dropout_p" in arguments:
+        return _is_literal(arguments["dropout_p"], 0)
+    if "dropout" not in node.target.name():
+        return False
+    return _is_literal(arguments.get("train"), False) or _is_literal(arguments.get("p"), 0)
+
+
+def _is_literal(value: object, expected: float | bool) -> bool:
+    # bool is an int, so compare types too: train=0 is not train=False, p=False is not p=0.
+    if isinstance(expected, bool):
+        return value is expected
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == expected
 
 
 def _argument_reason(node: torch.fx.Node) -> str | None:
@@ -159,7 +236,8 @@ def _input_node_reason(arg: torch.fx.Node) -> str | None:
 
 
 def is_recomputable_symbol(node: torch.fx.Node) -> bool:
-    """Whether a SymInt node is size arithmetic over tensors, so a region can recompute it."""
+    """Whether a SymInt or SymFloat node is size arithmetic over tensors, so a region can
+    recompute it."""
     stack, seen = [node], set()
     while stack:
         current = stack.pop()
@@ -457,6 +535,8 @@ def _candidates(
     refused: dict[str, str] = {}
     candidates: dict[torch.fx.Node, None] = {}
     for node in unsupported:
+        if _is_pure_symbol(node):
+            continue  # decided once the regions are known (`settled_symbols`)
         reason = refusal_reason(node)
         if reason is None:
             candidates[node] = None
@@ -521,7 +601,68 @@ def propose_regions(
         _refuse_crossings(candidates, refused, constants)
     groups = convex_groups(graph, labels, tied)
     regions = tuple(_region([nodes[i] for i in group]) for group in groups)
-    return Partition(regions, refused)
+    regions = _without_idle_checks(regions, refused, {n.name: n for n in nodes})
+    recomputed = tuple(
+        n.name
+        for n in nodes
+        if report.verdicts[n.name].verdict is Verdict.UNSUPPORTED and _is_pure_symbol(n)
+    )
+    return settled_symbols(gm, Partition(regions, refused, recomputed))
+
+
+def _without_idle_checks(
+    regions: tuple[Region, ...], refused: dict[str, str], by_name: Mapping[str, torch.fx.Node]
+) -> tuple[Region, ...]:
+    # A region with a check and no outputs (the check reads a value TensorRT computes, or
+    # nothing else in it is used) would be a plugin call nobody reads, which TensorRT drops
+    # with the check: it stays in PyTorch.
+    kept = []
+    for region in regions:
+        if region.outputs or not any(by_name[n].target in CHECK_TARGETS for n in region.nodes):
+            kept.append(region)
+            continue
+        for name in region.nodes:
+            refused[name] = (
+                "a check that only raises, on a value computed outside any plugin: a plugin "
+                "with no outputs would be dropped, and the check with it"
+            )
+    return tuple(kept)
+
+
+def _is_pure_symbol(node: torch.fx.Node) -> bool:
+    value = node.meta.get("val")
+    return (
+        isinstance(value, torch.SymInt | torch.SymFloat)
+        and not free_unbacked_symbols(value)
+        and is_recomputable_symbol(node)
+    )
+
+
+def settled_symbols(gm: torch.fx.GraphModule, partition: Partition) -> Partition:
+    """The partition with its ``recomputed`` nodes decided against its regions.
+
+    An unsupported size-arithmetic node (a ``sym_float`` Torch-TensorRT has no converter for)
+    read only by regions, directly or through other such nodes, stays recomputed: every region
+    reading it recomputes it inside (`outline.region_body`), so no PyTorch node is left. One
+    read by anything else stays in the graph, refused with its reason. Call it again after
+    dropping regions (`pipeline`'s plugin refusals).
+    """
+    pending = set(partition.recomputed)
+    inside = {name for region in partition.regions for name in region.nodes}
+    refused = dict(partition.refused)
+    kept: set[str] = set()
+    # Reverse graph order: a node's users are decided before it.
+    for node in reversed(gm.graph.nodes):
+        name = node.name
+        if name not in pending:
+            continue
+        users = node.users
+        if users and all(u.name in inside or u.name in kept for u in users):
+            kept.add(name)
+        else:
+            refused[name] = refusal_reason(node) or "read outside the regions"
+    recomputed = tuple(n.name for n in gm.graph.nodes if n.name in kept)
+    return Partition(partition.regions, refused, recomputed)
 
 
 def _tied_pairs(

@@ -3,14 +3,16 @@
 import copy
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Collection, Mapping
 
 import torch
 import torch.fx
 from torch.export.graph_signature import ExportGraphSignature, InputKind, TensorArgument
 
+from .errors import DecompositionError, describe_node
 from .outline import OutlinedRegion, RegionBody, outline_regions, region_body
-from .partition import Partition, propose_regions
+from .partition import CHECK_TARGETS, Partition, propose_regions, settled_symbols
 from .pluggable import region_refusal_reason
 from .report import Report, build_report
 from .segments import Contraction, Segments, predict_segments
@@ -39,9 +41,37 @@ class AutopluginResult:
 def decomposed(
     ep: torch.export.ExportedProgram, oracle: SupportOracle
 ) -> torch.export.ExportedProgram:
-    """The program decomposed as Torch-TensorRT decomposes it before conversion."""
+    """The program decomposed as Torch-TensorRT decomposes it before conversion.
+
+    Raises:
+        DecompositionError: torch failed to decompose it (a sparse input, an op whose
+            decomposition rejects its arguments); the message names the node when torch does.
+    """
     table = dict(oracle.decompositions())
-    return ep.run_decompositions(table) if table else ep
+    if not table:
+        return ep
+    try:
+        return ep.run_decompositions(table)
+    except (RuntimeError, TypeError, ValueError, AttributeError) as e:
+        raise DecompositionError(_decomposition_failure(ep, e)) from e
+
+
+# torch's interpreter appends "While executing %name : ..." to the error of the node it ran.
+_EXECUTING = re.compile(r"While executing %(\w+)")
+
+
+def _decomposition_failure(ep: torch.export.ExportedProgram, error: Exception) -> str:
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    match = _EXECUTING.search(str(error))
+    by_name = {n.name: n for n in ep.graph.nodes}
+    where = ""
+    if match is not None and match.group(1) in by_name:
+        where = f" at {describe_node(by_name[match.group(1)])}"
+    return (
+        f"decomposing the program with Torch-TensorRT's decomposition table failed{where}: "
+        f"{type(error).__name__}: {first_line}; export a program torch can decompose (dense "
+        "tensors, ops with decompositions), or pass decompose=False to analyze it as exported"
+    )
 
 
 def autoplugin(
@@ -79,6 +109,7 @@ def autoplugin(
     program = decomposed(ep, oracle) if decompose else ep
     if program is ep:  # nothing was decomposed: outlining must not change the caller's graph
         program = copy.deepcopy(ep)
+    program = without_check_tokens(program)
     gm = program.graph_module
     outcome = outline_graph_module(
         gm,
@@ -91,6 +122,26 @@ def autoplugin(
     state_dict, constants = with_real_values(program, outcome.real_values)
     rewritten = program._update(gm, signature, state_dict=state_dict, constants=constants)
     return AutopluginResult(rewritten, outcome.report, outcome.regions)
+
+
+def without_check_tokens(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """The program without effect tokens, in place, when its only effects are checks.
+
+    Export threads a token (an input and an output of the program, ``InputKind.TOKEN`` and
+    ``OutputKind.TOKEN``) through ``with_effects`` around ops with side effects, so they keep
+    their order; checked linalg ops (``linalg.inv``, ``solve``, ``cholesky``...) get one around
+    ``aten._linalg_check_errors``, whose only effect is to raise. Unwrapped (torch's own
+    ``_remove_effect_tokens``: plain calls, token placeholder, output and specs gone), such a
+    check joins the region of the op whose error code it reads, and the plugin raises as eager
+    does. A program with any other effect keeps its tokens; its ``with_effects`` nodes stay in
+    PyTorch with the reason.
+    """
+    effects = [n for n in program.graph.nodes if n.target is torch.ops.higher_order.with_effects]
+    if not effects or any(n.args[1] not in CHECK_TARGETS for n in effects):
+        return program
+    from torch.export._remove_effect_tokens_pass import _remove_effect_tokens
+
+    return _remove_effect_tokens(program)
 
 
 _STATE_KINDS = frozenset({InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR})
@@ -200,7 +251,9 @@ def outline_graph_module(
         gm, verdicts, partition, outlined=True, min_block_size=min_block_size, constants=constants
     )
     logger.info("outlining %d regions", len(partition.regions))
-    regions, renamed, real_values = outline_regions(gm, partition.regions, constants=constants)
+    regions, renamed, real_values = outline_regions(
+        gm, partition.regions, constants=constants, recomputed=partition.recomputed
+    )
     report = build_report(gm, verdicts, partition, regions, before=before, after=after)
     return GraphOutcome(report, regions, renamed, real_values)
 
@@ -220,7 +273,8 @@ def _accepted(
             continue
         logger.warning("leaving %d nodes in the graph: %s", len(region.nodes), reason)
         refused.update(dict.fromkeys(region.nodes, reason))
-    return dataclasses.replace(partition, regions=tuple(kept), refused=refused)
+    # Size arithmetic only the dropped regions recomputed now stays in the graph.
+    return settled_symbols(gm, dataclasses.replace(partition, regions=tuple(kept), refused=refused))
 
 
 def _segments(

@@ -60,13 +60,14 @@ def supported_dtypes() -> str:
 def plugin_refusal_reason(body: RegionBody) -> str | None:
     """Why a region can't become a TensorRT plugin, or None when it can.
 
-    Checks, without TensorRT: every input and output dtype has a TensorRT counterpart, every
+    Checks, without TensorRT: the region has at least one tensor input (QDP can't register a
+    plugin without one), every input and output dtype has a TensorRT counterpart, every
     rank fits TensorRT's dims, and every output dim translates into a TensorRT shape expression.
     The message names the region and the offending tensor; the lowering pass passes this function
     as ``accept`` to leave refused regions in the graph (see `pipeline.outline_graph_module`).
     """
     name = plugin_id(body)
-    reason = _dtype_reason(body) or _rank_reason(body)
+    reason = _inputs_reason(body) or _dtype_reason(body) or _rank_reason(body)
     if reason is None:
         reason = untranslatable_reason(
             [s.shape for s in body.output_specs], [s.shape for s in body.input_specs]
@@ -78,6 +79,21 @@ def _boundary(body: RegionBody) -> list[tuple[str, TensorSpec]]:
     inputs = [(f"input {i} ({s})", s) for i, s in enumerate(body.input_specs)]
     outputs = [(f"output {i} ({s})", s) for i, s in enumerate(body.output_specs)]
     return inputs + outputs
+
+
+def _inputs_reason(body: RegionBody) -> str | None:
+    # tensorrt.plugin (10.6 to 11.4) checks an impl's parameters against the schema
+    # "(" + <tensor names> + ", outputs, stream)": with no tensor inputs that is
+    # "(, outputs, stream)", which no Python signature matches, so `trtp.impl` (likewise
+    # `aot_impl` and `autotune`) refuses every plugin without inputs.
+    if body.input_specs:
+        return None
+    return (
+        "it has no tensor inputs (a constant computed from factory ops such as arange, full, "
+        "eye or a window function), and a TensorRT Quick Deployable Plugin needs at least one: "
+        "tensorrt.plugin's impl validator rejects a plugin without inputs; it stays in "
+        "PyTorch, where Torch-TensorRT's constant_fold folds a constant into the engine"
+    )
 
 
 def _dtype_reason(body: RegionBody) -> str | None:

@@ -412,12 +412,15 @@ def support_report(gm: torch.fx.GraphModule, oracle: SupportOracle) -> SupportRe
 
 def _ignore_assert_inputs(gm: torch.fx.GraphModule, verdicts: dict[str, NodeSupport]) -> None:
     # Size checks (sym_size -> ge -> _assert_scalar) vanish with the asserts Torch-TensorRT
-    # removes; walking backwards catches whole chains in one pass.
+    # removes; walking backwards catches whole chains in one pass. The output node is ignored
+    # too, but a value the program returns survives the asserts' removal: it keeps its verdict.
     for node in reversed(gm.graph.nodes):
         if node.op != "call_function" or isinstance(node.meta.get("val"), torch.Tensor):
             continue
         users = list(node.users)
-        if users and all(verdicts[u.name].verdict is Verdict.IGNORED for u in users):
+        if users and all(
+            u.op != "output" and verdicts[u.name].verdict is Verdict.IGNORED for u in users
+        ):
             verdicts[node.name] = NodeSupport(Verdict.IGNORED, "only feeds removed runtime asserts")
 
 

@@ -135,6 +135,30 @@ class RotaryAttention(nn.Module):
         return x + self.proj(out.transpose(1, 2).reshape(batch, length, dim))
 
 
+class WideValueAttention(nn.Module):
+    """Attention whose values are wider than its keys, with ``dropout_p=0.0`` spelled out.
+
+    Torch-TensorRT's attention validator refuses keys and values of different shapes, so
+    without the pass the attention runs in PyTorch; ``dropout_p=0.0`` draws nothing, so the
+    pass may outline it, although the op is tagged as random."""
+
+    def __init__(self, dim: int = 32, heads: int = 4) -> None:
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.qk = nn.Linear(dim, 2 * dim, bias=False)
+        self.v = nn.Linear(dim, 2 * dim, bias=False)
+        self.proj = nn.Linear(2 * dim, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, length, dim)
+        batch, length, _ = x.shape
+        q, k = self.qk(x).reshape(batch, length, 2, self.heads, self.head_dim).unbind(2)
+        v = self.v(x).reshape(batch, length, self.heads, 2 * self.head_dim)
+        out = nn.functional.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), dropout_p=0.0
+        )
+        return x + self.proj(out.transpose(1, 2).reshape(batch, length, -1))
+
+
 def log_space_scan(*, batch_min: int = 1) -> Model:
     """Log-space parallel scan (logcumsumexp) between linear layers; dynamic batch."""
     torch.manual_seed(0)
@@ -156,9 +180,17 @@ def rotary_attention(*, batch_min: int = 1) -> Model:
     return RotaryAttention().eval(), (x,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
 
 
+def wide_value_attention(*, batch_min: int = 1) -> Model:
+    """Attention with values wider than keys and ``dropout_p=0.0``; dynamic batch."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 16, 32)
+    return WideValueAttention().eval(), (x,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
+
+
 MODELS: dict[str, Callable[[], Model]] = {
     "global_filter": global_filter,
     "log_space_scan": log_space_scan,
     "spline_coupling": spline_coupling,
     "rotary_attention": rotary_attention,
+    "wide_value_attention": wide_value_attention,
 }
