@@ -65,6 +65,16 @@ class RegionBody:
         text = _canonical_text(self.graph_module.graph, self.input_specs)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    @property
+    def op_name(self) -> str:
+        """The region op's name without namespace, ``region_<digest>``: also its plugin's name."""
+        return f"region_{self.digest()}"
+
+    @property
+    def qualified_name(self) -> str:
+        """``trt_autoplugin::region_<digest>``: the custom op's and the QDP plugin's id."""
+        return f"{NAMESPACE}::{self.op_name}"
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class OutlinedRegion:

@@ -33,7 +33,7 @@ MAX_RANK = 8
 
 def plugin_id(body: RegionBody) -> str:
     """The QDP id of a region's plugin: the region op's qualified name, ``ns::region_<hash>``."""
-    return f"{NAMESPACE}::region_{body.digest()}"
+    return body.qualified_name
 
 
 def is_plugin_dtype(dtype: torch.dtype) -> bool:

@@ -358,7 +358,7 @@ def _descriptor(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
     num_outputs = len(output_dtypes)
     returns = trtp.TensorDesc if num_outputs == 1 else tuple[(trtp.TensorDesc,) * num_outputs]
     parameters = [(n, trtp.TensorDesc) for n in _input_names(body)]
-    return _with_signature(describe, f"describe_{region.split('::')[1]}", parameters, returns)
+    return _with_signature(describe, f"describe_{body.op_name}", parameters, returns)
 
 
 def trt_buffer(tensor: Any) -> CudaBuffer:
@@ -392,7 +392,7 @@ def _jit_impl(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
             int(bound["stream"]),
         )
 
-    return _with_signature(launch, f"launch_{plugin_id(body).split('::')[1]}", parameters, None)
+    return _with_signature(launch, f"launch_{body.op_name}", parameters, None)
 
 
 def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., Any]:
@@ -421,7 +421,7 @@ def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., 
         # Translated scalars are ShapeExprs, which are SymInt32s: TensorRT passes them as int32.
         return chosen.kernel_name, chosen.ptx, launch, trtp.SymIntExprs.from_tuple(tuple(scalars))
 
-    name = f"aot_{plugin_id(body).split('::')[1]}"
+    name = f"aot_{body.op_name}"
     return _with_signature(compile_kernel, name, parameters, returns)
 
 
@@ -444,7 +444,7 @@ def _autotune(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., 
     def combinations(*_: Any) -> list[Any]:
         return [trtp.AutoTuneCombination(io_types, "LINEAR", tactics)]
 
-    name = f"autotune_{plugin_id(body).split('::')[1]}"
+    name = f"autotune_{body.op_name}"
     return _with_signature(combinations, name, parameters, list[trtp.AutoTuneCombination])
 
 
