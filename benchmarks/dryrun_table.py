@@ -76,7 +76,40 @@ def table(runs: Sequence[dict]) -> str:
     ]
     if failures:
         lines += ["", "Where Torch-TensorRT failed:", "", *failures]
+    lines += _fallback_lines(runs)
     return "\n".join(lines) + "\n"
+
+
+def _fallback_lines(runs: Sequence[dict]) -> list[str]:
+    """With ``fallback_data_dependent_ops=True`` (2.13 on), the pass registered: Torch-TensorRT's
+    numbers and the prediction, for the models the runs tried it on."""
+    runs = [run for run in runs if run.get("fallback")]
+    if not runs:
+        return []
+    lines = [
+        "",
+        "## With `fallback_data_dependent_ops=True`",
+        "",
+        "Ops whose converter needs Torch-TensorRT's output allocator run in PyTorch, and so do",
+        "regions with data-dependent outputs (their converters need it too).",
+        "",
+    ]
+    header, rule = "| model | min_block_size |", "|---|---|"
+    for run in runs:
+        header += f" {run['torch_tensorrt']} with the pass | predicted |"
+        rule += "---|---|"
+    lines += [header, rule]
+    for name, rows in runs[0]["fallback"].items():
+        for size in rows:
+            cells = [name, size]
+            for run in runs:
+                row = run["fallback"].get(name, {}).get(size)
+                if row is None:
+                    cells += ["not run"] * 2
+                    continue
+                cells += [_cell(row["with_pass"]), _prediction(row, "after")]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

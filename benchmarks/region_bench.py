@@ -5,7 +5,7 @@ For one outlined region at one input size, on CUDA:
 * **eager**: ``run_body(region.body, inputs)``, what a graph break falls back to;
 * **JIT**: ``plugin.jit_launch(body, in_buffers, out_buffers, stream)`` on `CudaBuffer` views of
   preallocated contiguous tensors and the current stream, exactly what TensorRT invokes;
-* **AOT**: ``kernel_launch.launch(kernel, inputs, outputs, stream)`` of ``aot.aot_kernel(body)``
+* **AOT**: ``aot.launch.launch(kernel, inputs, outputs, stream)`` of ``aot.aot_kernel(body)``
   where one exists, else the reason the region stays JIT;
 * **floor**: the bytes the region must move (its inputs and outputs) at the copy bandwidth.
 
@@ -28,19 +28,16 @@ import sympy
 import torch
 import torch.fx
 
+from trt_autoplugin.aot import TOLERANCES, device_seconds
+from trt_autoplugin.aot.launch import launch
+from trt_autoplugin.jit import CudaBuffer, jit_launch
 from trt_autoplugin.outline import OutlinedRegion, run_body
-from trt_autoplugin.plugin import CudaBuffer, jit_launch
+from trt_autoplugin.pluggable import size_tensors
 
-from .timing import CopyBandwidth, Timing, TimingSettings, gpu_seconds, measure
+from .timing import CopyBandwidth, Timing, TimingSettings, measure
 
 # Rotated copies stop here: tiny regions are dominated by launch overhead, not the cache.
 MAX_COPIES = 256
-# Tolerances of the AOT check (`aot._TOLERANCES`): Inductor fuses and reorders float math.
-AOT_TOLERANCES = {
-    torch.float32: (1e-5, 1e-5),
-    torch.float16: (5e-3, 5e-3),
-    torch.bfloat16: (4e-2, 4e-2),
-}
 INDEX_DTYPES = (torch.int32, torch.int64)
 
 
@@ -98,10 +95,16 @@ class DistinctRegion:
 
 
 def distinct_regions(regions: Sequence[OutlinedRegion]) -> list[DistinctRegion]:
-    """One entry per region op, in first-seen order (repeated blocks give the same op)."""
+    """One entry per region op, in first-seen order (repeated blocks give the same op).
+
+    Regions with data-dependent outputs are left out: their output sizes are the data's, and
+    sizing their buffers by the declared bound would time a different call than TensorRT's.
+    """
     counts: dict[str, int] = {}
     first: dict[str, OutlinedRegion] = {}
     for region in regions:
+        if size_tensors(region.body):
+            continue
         counts[region.name] = counts.get(region.name, 0) + 1
         first.setdefault(region.name, region)
     return [DistinctRegion(first[name], counts[name]) for name in counts]
@@ -314,7 +317,7 @@ def _checked_then_timed(
 def _timed(fn: Callable[[], object], device: torch.device, settings: TimingSettings) -> Measurement:
     """Per call (host included, back to back) and device time (host hidden)."""
     per_call = measure(fn, device, settings)
-    return Measurement.of(per_call, gpu_seconds(fn, device, settings))
+    return Measurement.of(per_call, device_seconds(fn, repeats=settings.repeats))
 
 
 def _jit(
@@ -340,14 +343,13 @@ def _aot(
     if aot.kernel is None:
         reason = f"JIT: {aot.reason}" if aot.status is Status.SKIPPED else aot.reason
         return Measurement(aot.status, reason=reason)
-    from trt_autoplugin.kernel_launch import launch
-
     stream = torch.cuda.current_stream(device).cuda_stream
 
     def launch_one(i: int) -> None:
         launch(aot.kernel, setup.inputs[i], setup.outputs[i], stream)
 
-    return _checked_then_timed(launch_one, setup, device, settings, AOT_TOLERANCES)
+    # The AOT check's own tolerances: Inductor fuses and reorders float math.
+    return _checked_then_timed(launch_one, setup, device, settings, TOLERANCES)
 
 
 def _eager(
@@ -362,8 +364,8 @@ def check_stream_mapping(device: torch.device) -> None:
     """Raises if the current stream's handle does not come back as the same stream.
 
     ``jit_launch`` wraps TensorRT's handle in ``torch.cuda.ExternalStream``; for the legacy
-    default stream (handle 0) that gives another stream (seen on torch 2.11), whose work the
-    events on the current stream don't bracket. JIT and AOT are measured on a side stream.
+    default stream (handle 0) that gives another stream, whose work the events on the current
+    stream don't bracket. JIT and AOT are measured on a side stream.
     """
     current = torch.cuda.current_stream(device)
     mapped = torch.cuda.ExternalStream(current.cuda_stream, device=device)
@@ -429,8 +431,6 @@ def _tactic_times(
     """GPU µs of every tactic of a checked AOT kernel (each was checked by `aot.aot_kernel`)."""
     if aot.kernel is None or measured.status is not Status.OK:
         return ()
-    from trt_autoplugin.kernel_launch import launch
-
     stream = torch.cuda.current_stream(device).cuda_stream
     times = []
     for tactic in aot.kernel.tactics():
@@ -438,7 +438,7 @@ def _tactic_times(
             lambda i=i, t=tactic: launch(t, setup.inputs[i], setup.outputs[i], stream)
             for i in range(len(setup.inputs))
         ]
-        times.append(gpu_seconds(_cycling(calls), device, settings) * 1e6)
+        times.append(device_seconds(_cycling(calls), repeats=settings.repeats) * 1e6)
     return tuple(times)
 
 

@@ -716,12 +716,13 @@ def _settings(config: SuiteConfig, l2_bytes: int) -> dict[str, Any]:
             "the legacy default stream, so handle 0 can't stand for it",
             "per call = back-to-back calls, host included (do_bench median of batched calls); "
             "GPU = device time with the host's issuing hidden behind a sleep kernel; AOT's "
-            "per call includes kernel_launch.launch's Python, which TensorRT does in C++",
+            "per call includes trt_autoplugin.aot.launch's Python, which TensorRT does in C++",
             "JIT overhead = JIT per call - eager per call; % of floor uses GPU time",
             "region inputs are the arguments captured from a run of the rewritten program on "
             "random model inputs (seed 0); copies are rotated up to twice the L2 cache",
             "each JIT/AOT configuration is checked against eager on poisoned outputs (NaN / "
-            "0x7F bytes) before it is timed; AOT tolerances as aot.py's own check",
+            "0x7F bytes) before it is timed; AOT tolerances as the AOT check's own "
+            "(trt_autoplugin.aot.TOLERANCES)",
         ],
     }
 

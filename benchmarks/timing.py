@@ -8,10 +8,11 @@ already issuing the next call, which would hide up to ~100 µs of Python overhea
 Batching calls until a sample lasts `TimingSettings.sample_ms` keeps that hidden share small, so
 per-call host overhead (what a JIT plugin costs) is measured, not flattered.
 
-`gpu_seconds` measures the other side: the device time of one call with the host's work hidden
-behind a ``torch.cuda._sleep`` kernel enqueued first, so the events bracket the kernels only.
-That is the time that counts for an AOT kernel, which TensorRT launches from C++, while
-`measure` of ``kernel_launch.launch`` includes its Python launcher.
+The other side, the device time of one call with the host's work hidden behind a
+``torch.cuda._sleep`` kernel enqueued first, is the library's own measurement,
+``trt_autoplugin.aot.device_seconds``, which its tuner ranks configs by. That is the time that
+counts for an AOT kernel, which TensorRT launches from C++, while `measure` of
+``trt_autoplugin.aot.launch.launch`` includes its Python launcher.
 """
 
 import dataclasses
@@ -25,8 +26,6 @@ from typing import Any
 import torch
 
 MAX_INNER = 1000
-# torch.cuda._sleep spins for a number of cycles; H100 and H200 boost to about 2 GHz.
-SLEEP_CYCLES_PER_SECOND = 2.0e9
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -37,7 +36,7 @@ class TimingSettings:
         warmup_calls: untimed calls before anything else (lazy initialization, allocator).
         warmup_ms: ``do_bench``'s warmup.
         rep_ms: ``do_bench``'s rep.
-        repeats: samples where ``do_bench`` is not used (CUDA events, CPU).
+        repeats: samples where ``do_bench`` is not used (CUDA events, CPU, device time).
         sample_ms: the least duration of one sample; calls are batched to reach it.
     """
 
@@ -120,39 +119,6 @@ def measure(fn: Callable[[], object], device: torch.device, settings: TimingSett
         ms = do_bench(batched, warmup=settings.warmup_ms, rep=settings.rep_ms, return_mode="median")
         return Timing(ms * 1e-3 / inner, "triton.testing.do_bench", inner)
     return Timing(_event_median(batched, settings) / inner, "cuda events", inner)
-
-
-def _host_seconds(fn: Callable[[], object], device: torch.device, calls: int = 3) -> float:
-    """The host's time to issue one call, without waiting for the device."""
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    elapsed = (time.perf_counter() - start) / calls
-    synchronize(device)
-    return elapsed
-
-
-def gpu_seconds(fn: Callable[[], object], device: torch.device, settings: TimingSettings) -> float:
-    """The median device time of one call, the host's issuing hidden (see the module docstring).
-
-    Each sample enqueues a sleep kernel longer than the host takes to issue ``fn``, then the
-    start event, ``fn`` and the end event: the GPU reaches the start event only once ``fn``'s
-    work is queued behind it, so the events bracket the device work alone.
-    """
-    host = _host_seconds(fn, device)
-    cycles = int((2 * host + 50e-6) * SLEEP_CYCLES_PER_SECOND)
-    pairs = []
-    for _ in range(settings.repeats):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        torch.cuda._sleep(cycles)
-        start.record()
-        fn()
-        end.record()
-        pairs.append((start, end))
-    torch.cuda.synchronize(device)
-    return statistics.median(s.elapsed_time(e) for s, e in pairs) * 1e-3
 
 
 def _perf_counter_median(run: Callable[[], None], settings: TimingSettings) -> float:

@@ -345,3 +345,14 @@ def tampered_indexes(draw: st.DrawFn, index: dict[str, object]) -> str:
     elif attack == "text":
         return draw(st.text(max_size=40))
     return json.dumps(index)
+
+
+@st.composite
+def masks(draw: st.DrawFn, rows: int, cols: int) -> torch.Tensor:
+    """A boolean mask of the given shape: all true, all false, or random (the extremes of a
+    data-dependent count are where a bound is tight or the output is empty)."""
+    kind = draw(st.sampled_from(["all", "none", "random"]))
+    if kind != "random":
+        return torch.full((rows, cols), kind == "all", dtype=torch.bool)
+    bits = draw(st.lists(st.booleans(), min_size=rows * cols, max_size=rows * cols))
+    return torch.tensor(bits, dtype=torch.bool).reshape(rows, cols)

@@ -18,9 +18,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import batch_sizes, size_expressions
 
-from trt_autoplugin import aot, autoplugin, examples
+from trt_autoplugin import autoplugin, examples
+from trt_autoplugin.aot import AotKernel, KernelPlan
+from trt_autoplugin.aot.build import aot_or_reason, index_inputs_reason
+from trt_autoplugin.aot.check import (
+    TOLERANCES,
+    check_grid_bounds,
+    check_int32_bounds,
+    empty_outputs,
+    poison,
+    random_inputs,
+)
+from trt_autoplugin.aot.expressions import size_expression
+from trt_autoplugin.aot.hints import check_cases, compile_hints, input_bytes
+from trt_autoplugin.aot.launch import launch
+from trt_autoplugin.aot.triton_source import (
+    entry_parameters,
+    kernel_parameters,
+    launch_grid,
+    retargeted_source,
+    trimmed_ptx,
+)
+from trt_autoplugin.aot.wrapper import kernel_plan
 from trt_autoplugin.errors import AotError
-from trt_autoplugin.outline import run_body
+from trt_autoplugin.outline import TensorSpec, run_body
 from trt_autoplugin.shape_expr import IntArithmetic
 from trt_autoplugin.support import OpSetSupport, SnapshotSupport
 
@@ -31,10 +52,10 @@ def _region(name: str, index: int):
     return autoplugin(examples.export_example(name), support=SnapshotSupport()).regions[index]
 
 
-def _plan(name: str, index: int) -> aot.KernelPlan:
+def _plan(name: str, index: int) -> KernelPlan:
     region = _region(name, index)
     code = (DATA / f"{name}_{index}_0.txt").read_text()
-    return aot.kernel_plan(code, region.input_specs, region.output_specs)
+    return kernel_plan(code, region.input_specs, region.output_specs)
 
 
 # --- reading Inductor's wrapper ------------------------------------------------------------------
@@ -75,7 +96,7 @@ def test_wrapper_for_other_inputs_is_refused():
     code = (DATA / "data_dependent_0_0.txt").read_text()
     two_inputs = (region.input_specs[0], region.input_specs[0])
     with pytest.raises(AotError, match="takes 1 tensors but the region has 2 inputs"):
-        aot.kernel_plan(code, two_inputs, region.output_specs)
+        kernel_plan(code, two_inputs, region.output_specs)
 
 
 def test_a_second_kernel_launch_is_refused():
@@ -85,7 +106,7 @@ def test_a_second_kernel_launch_is_refused():
     twice = code.replace(launch, "; ".join([launch + "stream=stream0)"] * 2) + " #", 1)
     assert twice != code
     with pytest.raises(AotError, match="2 Triton kernels"):
-        aot.kernel_plan(twice, region.input_specs, region.output_specs)
+        kernel_plan(twice, region.input_specs, region.output_specs)
 
 
 def test_non_contiguous_input_strides_are_refused():
@@ -97,12 +118,12 @@ def test_non_contiguous_input_strides_are_refused():
     )
     assert strided != code
     with pytest.raises(AotError, match="not contiguous"):
-        aot.kernel_plan(strided, region.input_specs, region.output_specs)
+        kernel_plan(strided, region.input_specs, region.output_specs)
 
 
 def test_kernel_parameters_come_from_the_signature():
     plan = _plan("cumulative", 0)
-    assert aot.kernel_parameters(plan.kernel_source, plan.kernel_name) == [
+    assert kernel_parameters(plan.kernel_source, plan.kernel_name) == [
         ("in_ptr0", "*fp32"),
         ("out_ptr0", "*fp32"),
         ("xnumel", "i32"),
@@ -114,7 +135,7 @@ def test_kernel_parameters_come_from_the_signature():
 def test_retargeted_source_puts_parameters_in_tensorrt_order():
     plan = _plan("data_dependent", 0)
     order = ["in_ptr0", "unused_input_1", "xnumel", "out_ptr0"]
-    source = aot.retargeted_source(plan.kernel_source, plan.kernel_name, order)
+    source = retargeted_source(plan.kernel_source, plan.kernel_name, order)
     function = next(
         n
         for n in ast.parse(source).body
@@ -142,7 +163,7 @@ def test_size_expressions_read_as_python_computes_them(text: str, values: list[i
     except ZeroDivisionError:
         return
     symbols = {n: sympy.Symbol(n, integer=True, nonnegative=True) for n in names}
-    expression = aot.size_expression(ast.parse(text, mode="eval").body, symbols)
+    expression = size_expression(ast.parse(text, mode="eval").body, symbols)
     got = expression.subs({symbols[n]: v for n, v in names.items()})
     assert int(got) == expected
 
@@ -150,21 +171,21 @@ def test_size_expressions_read_as_python_computes_them(text: str, values: list[i
 @pytest.mark.parametrize("text", ["a.size(0)", "a / 2", "float(a)", "a ** 2", "f(a)", "1.5"])
 def test_other_size_expressions_are_refused(text: str):
     with pytest.raises(AotError, match="doesn't know"):
-        aot.size_expression(ast.parse(text, mode="eval").body, {"a": sympy.Symbol("a")})
+        size_expression(ast.parse(text, mode="eval").body, {"a": sympy.Symbol("a")})
 
 
 @given(st.integers(0, 2**24), st.sampled_from([1, 64, 128, 1024]))
 def test_grid_is_ceil_of_numel_over_block_and_never_empty(numel: int, block: int):
     # A positive symbol, as export makes them: sympy would simplify a Max(16*s, 1) clamp away.
     s = sympy.Symbol("s", integer=True, positive=True)
-    grid = aot.launch_grid("Grid1D", {"XBLOCK": block}, {"xnumel": 16 * s})
+    grid = launch_grid("Grid1D", {"XBLOCK": block}, {"xnumel": 16 * s})
     kernel = _kernel(((s, 16),), (16 * s,), grid)
-    launch_grid, _ = kernel.concrete_launch([(numel, 16)])
-    assert launch_grid == (max(1, math.ceil(16 * numel / block)), 1, 1)
+    blocks, _ = kernel.concrete_launch([(numel, 16)])
+    assert blocks == (max(1, math.ceil(16 * numel / block)), 1, 1)
 
 
-def _kernel(input_shapes, scalars, grid) -> aot.AotKernel:
-    return aot.AotKernel(
+def _kernel(input_shapes, scalars, grid) -> AotKernel:
+    return AotKernel(
         plugin_id="trt_autoplugin::region_test",
         kernel_name="k",
         ptx="",
@@ -198,23 +219,21 @@ def test_tactic_numbers_name_the_kernel_then_its_alternatives(alternatives: int,
 
 def test_unknown_grid_types_are_refused():
     with pytest.raises(AotError, match="not supported"):
-        aot.launch_grid("CooperativeReductionGrid", {"XBLOCK": 1, "RSPLIT": 4}, {})
+        launch_grid("CooperativeReductionGrid", {"XBLOCK": 1, "RSPLIT": 4}, {})
 
 
 @pytest.fixture(scope="module")
-def cumulative_kernel() -> aot.AotKernel:
+def cumulative_kernel() -> AotKernel:
     # Built once, not per example: exporting the example is most of the test's time.
     region = _region("cumulative", 0)
     plan = _plan("cumulative", 0)
     numels = {n: sympy.sympify(v) for n, v in plan.scalars}
-    grid = aot.launch_grid("Grid1D", {"XBLOCK": 32}, numels)
+    grid = launch_grid("Grid1D", {"XBLOCK": 32}, numels)
     return _kernel(tuple(s.shape for s in region.input_specs), tuple(numels.values()), grid)
 
 
 @given(batch=batch_sizes())
-def test_launch_expressions_evaluate_on_concrete_shapes(
-    cumulative_kernel: aot.AotKernel, batch: int
-):
+def test_launch_expressions_evaluate_on_concrete_shapes(cumulative_kernel: AotKernel, batch: int):
     kernel = cumulative_kernel
     grid, scalars = kernel.concrete_launch([(batch, 10, 16)])
     assert scalars == (16 * batch, 10)
@@ -227,11 +246,9 @@ def test_launch_expressions_evaluate_on_concrete_shapes(
 
 def test_hidden_scratch_parameters_are_trimmed_to_tensorrts_arguments():
     ptx = (DATA / "add_kernel_triton_3_6.ptx").read_text()
-    assert len(aot.entry_parameters(ptx, "add_kernel")) == 5  # x, n, y + two scratch pointers
-    trimmed = aot.trimmed_ptx(ptx, "add_kernel", 3)
-    assert aot.entry_parameters(trimmed, "add_kernel") == [
-        f"add_kernel_param_{i}" for i in range(3)
-    ]
+    assert len(entry_parameters(ptx, "add_kernel")) == 5  # x, n, y + two scratch pointers
+    trimmed = trimmed_ptx(ptx, "add_kernel", 3)
+    assert entry_parameters(trimmed, "add_kernel") == [f"add_kernel_param_{i}" for i in range(3)]
     assert trimmed[trimmed.index("{") :] == ptx[ptx.index("{") :]
 
 
@@ -242,13 +259,13 @@ def test_a_hidden_parameter_the_kernel_reads_is_refused():
     )
     assert reading != ptx
     with pytest.raises(AotError, match="reads its hidden parameters"):
-        aot.trimmed_ptx(reading, "add_kernel", 3)
+        trimmed_ptx(reading, "add_kernel", 3)
 
 
 def test_fewer_parameters_than_tensorrt_passes_are_refused():
     ptx = (DATA / "add_kernel_triton_3_6.ptx").read_text()
     with pytest.raises(AotError, match="takes 5 parameters, TensorRT passes 6"):
-        aot.trimmed_ptx(ptx, "add_kernel", 6)
+        trimmed_ptx(ptx, "add_kernel", 6)
 
 
 # --- the environment -----------------------------------------------------------------------------
@@ -256,13 +273,13 @@ def test_fewer_parameters_than_tensorrt_passes_are_refused():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
 def test_without_cuda_a_region_stays_jit_with_the_reason():
-    answer = aot.aot_or_reason(_region("data_dependent", 0).body)
+    answer = aot_or_reason(_region("data_dependent", 0).body)
     assert isinstance(answer, str) and "no CUDA device" in answer
 
 
 def test_check_cases_cover_empty_single_odd_and_maximal_sizes():
     s = sympy.Symbol("s", integer=True, positive=True)
-    cases = aot.check_cases({s: (0, 4096)}, {s: 4096})
+    cases = check_cases({s: (0, 4096)}, {s: 4096})
     values = [c[s] for c in cases]
     assert values[:4] == [0, 1, 3, 7] and 4096 in values
 
@@ -281,7 +298,7 @@ AOT_TARGETS = {
 @pytest.fixture(scope="module")
 def cuda_answers(cuda_example_results):
     return [
-        (name, region, aot.aot_or_reason(region.body))
+        (name, region, aot_or_reason(region.body))
         for name, (_, result) in cuda_example_results.items()
         for region in result.regions
     ]
@@ -291,7 +308,7 @@ def cuda_answers(cuda_example_results):
 def test_pointwise_and_reduction_example_regions_get_aot_kernels(cuda_answers):
     for name, region, answer in cuda_answers:
         if set(region.targets) - {"_operator.getitem"} <= AOT_TARGETS:
-            assert isinstance(answer, aot.AotKernel), f"{name}: {region.targets}: {answer}"
+            assert isinstance(answer, AotKernel), f"{name}: {region.targets}: {answer}"
             # Inductor gives every one of these kernels several configs: all become tactics,
             # each checked, the tuned one first.
             assert len(answer.tactics()) > 1, answer.config
@@ -304,51 +321,26 @@ def test_pointwise_and_reduction_example_regions_get_aot_kernels(cuda_answers):
 @pytest.mark.gpu
 @given(batch=batch_sizes() | st.integers(0, 4096), seed=st.integers(0, 2**31 - 1))
 def test_aot_kernels_match_eager_over_drawn_batches(cuda_answers, batch: int, seed: int):
-    from trt_autoplugin.kernel_launch import launch
-
     for _, region, kernel in cuda_answers:
         if isinstance(kernel, str):
             continue
         for tactic in kernel.tactics():  # TensorRT may pick any of them
-            _launch_and_compare(region, tactic, launch, batch, seed)
+            _launch_and_compare(region, tactic, batch, seed)
 
 
-def _launch_and_compare(region, kernel, launch, batch: int, seed: int) -> None:
+def _launch_and_compare(region, kernel, batch: int, seed: int) -> None:
     shapes = [
         tuple(batch if not isinstance(d, int) else d for d in s.shape) for s in region.input_specs
     ]
-    inputs = aot._random_inputs(region.input_specs, shapes, "cuda", seed)
-    outputs = aot._empty_outputs(region.body, inputs)
+    inputs = random_inputs(region.input_specs, shapes, "cuda", seed)
+    outputs = empty_outputs(region.body, inputs)
     for out in outputs:
-        aot.poison(out, seed)
+        poison(out, seed)
     launch(kernel, inputs, outputs, torch.cuda.current_stream().cuda_stream)
     expected = run_body(region.body, inputs)
     for got, want in zip(outputs, expected, strict=True):
-        rtol, atol = aot._TOLERANCES.get(want.dtype, (0.0, 0.0))
+        rtol, atol = TOLERANCES.get(want.dtype, (0.0, 0.0))
         torch.testing.assert_close(got, want, rtol=rtol, atol=atol, equal_nan=True)
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(
-    not torch.cuda.is_available() or torch.cuda.device_count() < 2, reason="needs 2 CUDA devices"
-)
-def test_launch_on_another_device_keeps_the_callers_device(cuda_answers):
-    from trt_autoplugin.kernel_launch import launch
-
-    _, region, kernel = next(a for a in cuda_answers if isinstance(a[2], aot.AotKernel))
-    torch.cuda.set_device(0)
-    with torch.cuda.device(1):
-        specs = region.input_specs
-        shapes = [tuple(d if isinstance(d, int) else 7 for d in s.shape) for s in specs]
-        inputs = aot._random_inputs(specs, shapes, "cuda", 0)
-        outputs = aot._empty_outputs(region.body, inputs)
-        stream = torch.cuda.current_stream().cuda_stream
-    launch(kernel, inputs, outputs, stream)
-    torch.cuda.synchronize(1)
-    assert torch.cuda.current_device() == 0
-    expected = run_body(region.body, inputs)
-    for got, want in zip(outputs, expected, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5, equal_nan=True)
 
 
 class _Pointwise(torch.nn.Module):
@@ -390,28 +382,26 @@ def dtype_kernels():
             ("softmax", _Reduction(), (x,)),
         ):
             region = _forced_region(module, inputs)
-            kernels[(key, dtype)] = (region, aot.aot_or_reason(region.body))
+            kernels[(key, dtype)] = (region, aot_or_reason(region.body))
     integers = torch.randint(-50, 50, (8, 24), device="cuda", dtype=torch.int32)
     region = _forced_region(_Integer(), (integers,))
-    kernels[("integer", torch.int32)] = (region, aot.aot_or_reason(region.body))
+    kernels[("integer", torch.int32)] = (region, aot_or_reason(region.body))
     return kernels
 
 
 @pytest.mark.gpu
 def test_forced_regions_of_every_dtype_get_aot_kernels(dtype_kernels):
     for key, (_, answer) in dtype_kernels.items():
-        assert isinstance(answer, aot.AotKernel), f"{key}: {answer}"
+        assert isinstance(answer, AotKernel), f"{key}: {answer}"
 
 
 @pytest.mark.gpu
 @given(batch=batch_sizes() | st.integers(0, 4096), seed=st.integers(0, 2**31 - 1))
 def test_aot_kernels_of_every_dtype_match_eager(dtype_kernels, batch: int, seed: int):
-    from trt_autoplugin.kernel_launch import launch
-
     for region, kernel in dtype_kernels.values():
-        if isinstance(kernel, aot.AotKernel):
+        if isinstance(kernel, AotKernel):
             for tactic in kernel.tactics():
-                _launch_and_compare(region, tactic, launch, batch, seed)
+                _launch_and_compare(region, tactic, batch, seed)
 
 
 def test_unbounded_dims_keep_a_kernel_with_scalars_jit():
@@ -419,30 +409,39 @@ def test_unbounded_dims_keep_a_kernel_with_scalars_jit():
     region = _region("data_dependent", 0)
     (symbol,) = region.input_specs[0].shape[0].free_symbols
     with pytest.raises(AotError, match="no upper bound.*Dim"):
-        aot._check_int32_bounds(plan, {symbol: (0, None)})
+        check_int32_bounds(plan, {symbol: (0, None)})
     with pytest.raises(AotError, match="int32 max"):
-        aot._check_int32_bounds(plan, {symbol: (0, 2**28)})
-    aot._check_int32_bounds(plan, {symbol: (0, 4096)})
+        check_int32_bounds(plan, {symbol: (0, 2**28)})
+    check_int32_bounds(plan, {symbol: (0, 4096)})
+
+
+def test_grids_beyond_cudas_y_and_z_limit_are_refused_at_the_top_of_the_range():
+    s = sympy.Symbol("s", integer=True, positive=True)
+    grid = launch_grid("Grid2D", {"XBLOCK": 16, "YBLOCK": 1}, {"xnumel": 16 * s, "ynumel": s})
+    check_grid_bounds("k", grid, {s: (0, 65535)})
+    with pytest.raises(AotError, match="65536 blocks in y.*65535"):
+        check_grid_bounds("k", grid, {s: (0, 65536)})
+    with pytest.raises(AotError, match="no bound in y"):
+        check_grid_bounds("k", grid, {s: (0, None)})
+    check_grid_bounds("k", (16 * s, sympy.Integer(1), sympy.Integer(1)), {s: (0, None)})
 
 
 @given(upper=st.integers(2, 2**26) | st.none(), width=st.sampled_from([1, 4, 1024, 65536]))
 def test_compile_hints_are_large_bounded_by_bytes_and_in_range(upper: int | None, width: int):
     s = sympy.Symbol("s", integer=True, positive=True)
     t = sympy.Symbol("t", integer=True, positive=True)
-    specs = (aot.TensorSpec((s, width), torch.float32), aot.TensorSpec((t,), torch.float16))
+    specs = (TensorSpec((s, width), torch.float32), TensorSpec((t,), torch.float16))
     ranges = {s: (0, upper), t: (0, upper)}
-    hints = aot.compile_hints(ranges, specs, budget_bytes=1 << 20)
+    hints = compile_hints(ranges, specs, budget_bytes=1 << 20)
     top = 4096 if upper is None else upper
     for value in hints.values():
         assert 2 <= value <= max(top, 2)
     assert hints[s] != hints[t] or top <= 2
-    if aot._input_bytes(specs, hints) > 1 << 20:  # only when even the smallest sizes exceed it
+    if input_bytes(specs, hints) > 1 << 20:  # only when even the smallest sizes exceed it
         assert max(hints.values()) <= 3
     # Never halved below what fits: doubling would exceed the budget or the range.
     doubled = {k: min(2 * v, top) for k, v in hints.items()}
-    assert (
-        aot._input_bytes(specs, doubled) > 1 << 19 or doubled == {k: top for k in hints} or top <= 3
-    )
+    assert input_bytes(specs, doubled) > 1 << 19 or doubled == {k: top for k in hints} or top <= 3
 
 
 class _Gather(torch.nn.Module):
@@ -457,4 +456,4 @@ def test_regions_reading_integer_indices_are_refused_before_compiling():
     )
     support = OpSetSupport(unsupported=["aten.sin", "aten.index"], base=SnapshotSupport())
     (region,) = autoplugin(ep, support=support).regions
-    assert "read as indices by aten.index" in aot._index_inputs_reason(region.body)
+    assert "read as indices by aten.index" in index_inputs_reason(region.body)

@@ -101,9 +101,8 @@ def test_suite_quick_cpu_writes_json_markdown_and_plot(tmp_path: Path, region_op
         assert model["export_s"] is not None and model["pass_s"] is not None
         assert model["regions"] >= 1
         assert set(model["predicted"]) == {"before", "after"}
-    # masked_select's data-dependent size stays in the graph, with its reason.
-    assert all(e["reason"] for e in by_name["data_dependent"]["left_in_graph"])
-    assert by_name["data_dependent"]["left_in_graph"]
+    # masked_select's data-dependent size is a size tensor now: nothing stays in the graph.
+    assert by_name["data_dependent"]["left_in_graph"] == []
 
     assert {r["model"] for r in data["regions"]} == set(SMOKE_MODELS)
     for row in data["regions"]:  # every per-region measurement needs CUDA

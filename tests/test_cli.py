@@ -21,17 +21,19 @@ from trt_autoplugin.support import SnapshotSupport
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_analyze_with_no_argument_shows_a_region_and_a_refusal(tmp_path: Path, capsys) -> None:
+def test_analyze_with_no_argument_shows_regions_and_a_size_tensor(tmp_path: Path, capsys) -> None:
     report = tmp_path / "report.json"
     markdown = tmp_path / "report.md"
     assert main(["analyze", "--snapshot", "--json", str(report), "--markdown", str(markdown)]) == 0
     out = capsys.readouterr().out
-    assert "Regions outlined into plugins (1)" in out
-    assert "masked_select" in out and "data-dependent" in out
+    assert "Regions outlined into plugins (2)" in out
+    assert "masked_select" in out and "Data-dependent outputs (size tensors)" in out
     data = json.loads(report.read_text())
-    assert len(data["regions"]) == 1 and data["regions"][0]["node_count"] == 1
-    assert data["left_in_graph"][0]["target"] == "aten.masked_select.default"
-    assert "| masked_select |" in markdown.read_text()
+    assert [r["node_count"] for r in data["regions"]] == [1, 1]
+    assert data["left_in_graph"] == []
+    (size,) = data["regions"][1]["size_tensors"]
+    assert size["upper_bound"] == "16*s77" and "masked_select" in size["source"]
+    assert "| 16*s77 | masked_select:" in markdown.read_text()
 
 
 def test_analyze_a_saved_program(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -380,7 +380,10 @@ def test_an_effect_token_call_is_refused_as_what_it_is() -> None:
         _Wrap(torch.linalg.inv), (torch.randn(4, 3, 3),), dynamic_shapes=(({0: batch},),)
     )
     gm = ep.run_decompositions(SnapshotSupport().decompositions()).graph_module
-    (effect,) = [n for n in gm.graph.nodes if n.target is torch.ops.higher_order.with_effects]
+    effects = [n for n in gm.graph.nodes if n.target is torch.ops.higher_order.with_effects]
+    if not effects:
+        pytest.skip(f"torch {torch.__version__}'s decomposition drops the linalg error check")
+    (effect,) = effects
     partition = propose_regions(gm, support_report(gm, SnapshotSupport()))
     assert partition.refused[effect.name].startswith(
         "an effect-token call (with_effects) of aten._linalg_check_errors.default"

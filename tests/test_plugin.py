@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sympy
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,6 +36,7 @@ from trt_autoplugin.errors import AotError, MissingDependencyError, PluginError
 from trt_autoplugin.outline import OutlinedRegion, RegionBody, region_body, run_body
 from trt_autoplugin.partition import propose_regions
 from trt_autoplugin.pipeline import autoplugin
+from trt_autoplugin.pluggable import size_tensors
 from trt_autoplugin.plugin import (
     CudaBuffer,
     foreign_ops,
@@ -195,9 +197,32 @@ def test_descriptor_shapes_equal_real_shapes(example_regions, name: str, batch: 
         input_shapes = [s.shape for s in region.input_specs]
         output_shapes = [s.shape for s in region.output_specs]
         concrete = [list(x.shape) for x in inputs]
+        sizes = size_tensors(region.body)
+        if sizes:  # data-dependent: the extents come from the run, below their bounds
+            extents = _real_extents(region, sizes, real)
+            bounds = translate_shapes(
+                [[s.upper_bound for s in sizes]], input_shapes, concrete, IntArithmetic()
+            )[0]
+            assert all(e <= b for e, b in zip(extents.values(), bounds, strict=True))
+            translated = translate_shapes(
+                output_shapes, input_shapes, concrete, IntArithmetic(), extents=extents
+            )
+            assert [tuple(s) for s in translated] == real
+            continue
         translated = translate_shapes(output_shapes, input_shapes, concrete, IntArithmetic())
         assert [tuple(s) for s in translated] == real
         assert region.infer_output_shapes(concrete) == real
+
+
+def _real_extents(region, sizes, real: list[tuple[int, ...]]) -> dict:
+    """Each data-dependent extent's value in a real run, read off the output it sizes."""
+    extents = {}
+    for size in sizes:
+        for spec, shape in zip(region.output_specs, real, strict=True):
+            for dim, value in zip(spec.shape, shape, strict=True):
+                if sympy.sympify(dim) == size.extent:
+                    extents.setdefault(size.extent, value)
+    return extents
 
 
 def _real_shapes(body: RegionBody, inputs: list[torch.Tensor]) -> list[tuple[int, ...]]:
@@ -309,11 +334,26 @@ _OPERATIONS = {
 }
 
 
+@dataclasses.dataclass
+class _SizeDim:
+    """What ``IExprBuilder.declare_size_tensor`` gives: a dim known only at run time."""
+
+    index: int
+    opt: int
+    upper: int
+
+    def is_constant(self) -> bool:
+        return False
+
+
 class _IntBuilder:
     """``trt.IExprBuilder`` stand-in evaluating every operation on ints."""
 
     def constant(self, value: int) -> _IntDim:
         return _IntDim(value)
+
+    def declare_size_tensor(self, index: int, opt: _IntDim, upper: _IntDim) -> _SizeDim:
+        return _SizeDim(index, opt.value, upper.value)
 
     def operation(self, operation: enum.Enum, left: _IntDim, right: _IntDim) -> _IntDim:
         return _IntDim(_OPERATIONS[operation.name](left.value, right.value))
@@ -461,7 +501,8 @@ def test_declarations_pass_tensorrts_validators(standin_trt, example_regions) ->
             count = len(region.input_specs)
             assert definition.input_tensor_names == [f"in_{i}" for i in range(count)]
             assert definition.input_attrs == {}
-            assert definition.num_outputs == len(region.output_specs)
+            sizes = size_tensors(region.body)
+            assert definition.num_outputs == len(region.output_specs) + len(sizes)
             assert definition.impl_attr_names == [] and definition.expects_tactic is False
             assert definition.aot_impl_func is None
             assert region.name in QDP_CREATORS
@@ -513,8 +554,17 @@ def test_tensorrt_shape_callback_gives_real_shapes(
         )
         dims = [[_IntDim(d) for d in x.shape] for x in inputs]
         exprs = plugin.get_output_shapes(dims, [], _IntBuilder())
-        got = [tuple(e.get_constant_value() for e in out) for out in exprs]
-        assert got == _real_shapes(region.body, inputs)
+        real = _real_shapes(region.body, inputs)
+        num_sizes = len(size_tensors(region.body))
+        # Size tensors are scalars after the outputs; their dims are declared, not computed.
+        assert [len(e) for e in exprs[len(real) :]] == [0] * num_sizes
+        for out, shape in zip(exprs, real, strict=False):
+            for expr, size in zip(out, shape, strict=True):
+                if isinstance(expr, _SizeDim):
+                    assert size <= expr.upper and expr.opt == -(-expr.upper // 2)
+                    assert expr.index >= len(real)
+                else:
+                    assert expr.get_constant_value() == size
 
 
 def test_registering_again_is_a_no_op_and_destroy_undoes_it(standin_trt, example_regions) -> None:
@@ -624,6 +674,8 @@ def test_jit_launch_matches_eager_on_example_regions(
 ) -> None:
     torch.manual_seed(seed)
     for region in cuda_example_regions[name]:
+        if size_tensors(region.body):
+            continue  # data-dependent outputs take TensorRT's bound-sized buffers: test_jit.py
         inputs = [x.cuda() for x in _example_inputs(name, batch, region)]
         try:
             run_body(region.body, inputs)

@@ -207,7 +207,12 @@ def test_a_scalar_program_output_keeps_its_verdict_and_is_counted() -> None:
 
 
 def test_a_scalar_feeding_only_a_removed_assert_is_ignored() -> None:
-    ep = torch.export.export(_ChecksItem(), (torch.randn(4),))
+    try:
+        ep = torch.export.export(_ChecksItem(), (torch.randn(4),))
+    except AssertionError as e:  # torch 2.11's solver on a float .item() check
+        if "created by constraints solver" not in str(e):
+            raise
+        pytest.skip(f"torch {torch.__version__}'s export fails on a float .item() check: {e}")
     result = autoplugin(ep, support=SnapshotSupport(), min_block_size=1)
     gm = result.program.graph_module
     report = support_report(gm, SnapshotSupport())

@@ -32,10 +32,14 @@ EXAMPLES = examples.example_names()
 MODELS = tuple(models.MODELS)
 SIZES = (1, 5)  # min_block_size: every node its own engine candidate, and the default
 
-# Torch-TensorRT's (engines, PyTorch segments) with the pass. Everything becomes one engine but
-# data_dependent: masked_select's output size depends on the data, so it stays in PyTorch (at
-# min_block_size 5 the 3-op block after it is merged into PyTorch too).
-_KEPT = {("data_dependent", 1): (2, 1), ("data_dependent", 5): (1, 1)}
+# Models whose data-dependent op (masked_select, nonzero, boolean-mask indexing) needs
+# Torch-TensorRT's output allocator: with fallback_data_dependent_ops that op runs in PyTorch,
+# and so does a region of ours with data-dependent outputs.
+_DATA_DEPENDENT = {
+    "data_dependent": "torch.ops.aten.masked_select.default",
+    "sparse_keypoints": "torch.ops.aten.nonzero.default",
+    "masked_tokens": "torch.ops.aten.index.Tensor",
+}
 
 
 # Without the pass, Torch-TensorRT 2.13's complex rewrite raises on these FFT chains ("The size of
@@ -80,10 +84,6 @@ _KNOWN_ORACLE_DIFFERENCES = {
 }
 
 
-def _expected_with_pass(name: str, size: int) -> tuple[int, int]:
-    return _KEPT.get((name, size), (1, 0))
-
-
 @pytest.fixture(scope="module")
 def dryrun(tmp_path_factory: pytest.TempPathFactory) -> dict:
     version = environment.torch_tensorrt_version()
@@ -96,6 +96,7 @@ def dryrun(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "--min-block-sizes", *map(str, SIZES),
         "--real-compile", "distribution",
         "--analyze", "spectral", "data_dependent",
+        "--fallback", *_DATA_DEPENDENT,
         "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(
@@ -146,21 +147,43 @@ def test_with_the_pass_torch_tensorrt_builds_one_engine(dryrun: dict, name: str,
             assert _segments(without) == (1, 0)
             assert row["live_prediction"]["regions"] == []
         return
-    assert _segments(row["with_pass"]) == _expected_with_pass(name, size), row["with_pass"]
+    assert _segments(row["with_pass"]) == (1, 0), row["with_pass"]
     if "error" in without:
         assert name in _FFT_CHAINS, without["error"]
     else:
         assert _segments(without) != (1, 0), f"{name} needs no pass: it tests nothing"
-    if _expected_with_pass(name, size) == (1, 0):
-        assert row["with_pass"]["unsupported_ops"] == {}
+    assert row["with_pass"]["unsupported_ops"] == {}
 
 
-def test_masked_select_is_what_stays_in_pytorch(dryrun: dict) -> None:
+def test_masked_selects_region_declares_a_size_tensor(dryrun: dict) -> None:
     for size in SIZES:
-        row = _row(dryrun, "data_dependent", size)
-        assert row["with_pass"]["unsupported_ops"] == {"torch.ops.aten.masked_select.default": 1}
-        (left,) = row["live_prediction"]["left_in_graph"]
-        assert left[1] == "aten.masked_select.default" and "data-dependent" in left[2]
+        prediction = _row(dryrun, "data_dependent", size)["live_prediction"]
+        (region,) = [r for r in prediction["regions"] if "aten.masked_select.default" in r]
+        assert prediction["left_in_graph"] == []
+        (sizes,) = [s for s in prediction["size_tensors"] if s]
+        assert sizes == [["u0", "16*s77"]], prediction["size_tensors"]
+
+
+def _fallback_rows(dryrun: dict, name: str) -> dict:
+    if dryrun["fallback"] is None:
+        pytest.skip(f"Torch-TensorRT {dryrun['torch_tensorrt']} has no fallback_data_dependent_ops")
+    assert f"fallback {name}" not in dryrun["errors"], dryrun["errors"][f"fallback {name}"]
+    return dryrun["fallback"][name]
+
+
+@pytest.mark.parametrize("name", list(_DATA_DEPENDENT))
+def test_fallback_data_dependent_ops_keeps_data_dependent_ops_in_pytorch(
+    dryrun: dict, name: str
+) -> None:
+    for size, row in _fallback_rows(dryrun, name).items():
+        measured = _segments(row["with_pass"])
+        assert row["with_pass"]["unsupported_ops"] == {_DATA_DEPENDENT[name]: 1}
+        assert measured[1] == 1, measured
+        for oracle in ("live_prediction", "snapshot_prediction"):
+            assert tuple(row[oracle]["after"]) == measured, (size, oracle, row[oracle])
+    if name == "data_dependent":  # the split it had before regions could be data-dependent
+        rows = _fallback_rows(dryrun, name)
+        assert [_segments(rows[str(s)]["with_pass"]) for s in SIZES] == [(2, 1), (1, 1)]
 
 
 @pytest.mark.parametrize("oracle", ["live_prediction", "snapshot_prediction"])

@@ -28,7 +28,7 @@ from .report import Report, rich_renderables
 from .serialize import load_regions
 from .support import SnapshotSupport, SupportOracle, default_support
 
-# Shows both paths: a region outlined and a data-dependent node refused with its reason.
+# Shows a region and a data-dependent one, whose output length TensorRT gets from a size tensor.
 DEFAULT_EXAMPLE = "data_dependent"
 
 # torch 2.13 warns about its own pytree specs whenever it exports or loads a program: nothing the

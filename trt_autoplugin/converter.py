@@ -16,6 +16,7 @@ import torch.fx
 
 from .errors import MissingDependencyError, OutlineError, PluginError
 from .outline import RegionBody, register_region_op
+from .pluggable import size_tensors
 from .plugin import (
     PluginHandle,
     RegistrationHandle,
@@ -201,6 +202,7 @@ def _region_converter(body: RegionBody, qdp_id: str, aot_kernel: Any) -> Callabl
         if not layer:
             raise PluginError(f"TensorRT did not create the plugin layer of {qdp_id} for {node}")
         layer.name = plugin_layer_name(target, node)
+        # The size tensors come after the region's outputs; TensorRT reads them itself.
         if num_outputs == 1:
             return layer.get_output(0)
         # A tuple, so that Torch-TensorRT's getitem converter unpacks it.
@@ -284,9 +286,14 @@ def register_converter(body: RegionBody, *, aot_kernel: Any = None) -> Converter
         if op.name() in _CONVERTERS:
             return _CONVERTERS[op.name()]
         implementation = _region_converter(body, op.name(), aot_kernel)
-        dynamo_tensorrt_converter(op, supports_dynamic_shapes=has_symbolic_dims(body))(
-            implementation
-        )
+        dynamo_tensorrt_converter(
+            op,
+            supports_dynamic_shapes=has_symbolic_dims(body),
+            # A data-dependent output's size is known after the plugin ran: Torch-TensorRT then
+            # runs the engine with its output allocator (and falls back to PyTorch under
+            # fallback_data_dependent_ops, 2.13 on).
+            requires_output_allocator=bool(size_tensors(body)),
+        )(implementation)
         handle = ConverterHandle(op, implementation)
         _CONVERTERS[op.name()] = handle
     logger.info("registered a Torch-TensorRT converter for %s", op.name())

@@ -150,7 +150,7 @@ def custom_op(min_batch: int = 1) -> Example:
 
 
 def data_dependent(min_batch: int = 1) -> Example:
-    """(d) masked_select, whose output size depends on the data: the refusal path."""
+    """(d) masked_select, whose output size depends on the data: a plugin with a size tensor."""
     torch.manual_seed(0)
     return MaskedBlock().eval(), (torch.randn(3, 16),), ({0: _batch(min_batch)},)
 

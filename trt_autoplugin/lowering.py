@@ -21,6 +21,7 @@ from .converter import RegionHandle, register_region, require_torch_tensorrt
 from .errors import AutopluginError
 from .outline import OutlinedRegion
 from .pipeline import GraphOutcome, outline_graph_module
+from .pluggable import size_tensors
 from .report import DryrunSegments, ImplementationEntry, NodeEntry
 from .segments import Segments
 from .support import SupportOracle, TorchTensorRTSupport
@@ -57,7 +58,23 @@ def outline_for_tensorrt(
         oracle,
         min_block_size=settings.min_block_size,
         torch_executed_ops=tuple(getattr(settings, "torch_executed_ops", None) or ()),
+        # Absent before 2.13, where nothing falls back.
+        fallback_data_dependent_ops=bool(getattr(settings, "fallback_data_dependent_ops", False)),
     )
+
+
+def _aot_or_reason(region: OutlinedRegion, *, aot: bool) -> object:
+    if not aot:
+        return "AOT kernels were not requested"
+    sizes = size_tensors(region.body)
+    if sizes:
+        # Inductor's kernels write outputs of known size; none writes its output's length.
+        extents = ", ".join(str(s.extent) for s in sizes)
+        return (
+            f"data-dependent outputs (extent {extents}): an Inductor kernel can't write the "
+            "extent into TensorRT's size tensor"
+        )
+    return aot_or_reason(region.body)
 
 
 def implementations(
@@ -68,9 +85,7 @@ def implementations(
     answers = []
     for region in regions:
         if region.name not in built:
-            built[region.name] = (
-                aot_or_reason(region.body) if aot else "AOT kernels were not requested"
-            )
+            built[region.name] = _aot_or_reason(region, aot=aot)
         answers.append(built[region.name])
     kernels = tuple(None if isinstance(a, str) else a for a in answers)
     entries = tuple(

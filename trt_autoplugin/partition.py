@@ -20,6 +20,7 @@ import torch
 import torch.fx
 from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 
+from .data_dependent import unbounded_reason
 from .errors import PartitionError, describe_node
 from .support import SupportReport, Verdict, target_name
 
@@ -136,13 +137,8 @@ def _output_reason(node: torch.fx.Node) -> str | None:
                 "x.item()); a plugin can only return tensors, so it stays in PyTorch"
             )
         return f"returns a non-tensor value ({kind}); a plugin's outputs are tensors"
-    unbacked = sorted(str(s) for v in leaves for s in free_unbacked_symbols(v.shape))
-    if unbacked:
-        return (
-            f"data-dependent output shape (unbacked symbol {', '.join(unbacked)}): TensorRT must "
-            "know a plugin's output shape from its input shapes"
-        )
-    return None
+    # A data-dependent size becomes a size tensor of the plugin if it has an upper bound.
+    return unbounded_reason(node)
 
 
 def _schema_reason(node: torch.fx.Node) -> str | None:
@@ -227,10 +223,10 @@ def _input_node_reason(arg: torch.fx.Node) -> str | None:
     if isinstance(value, torch.Tensor | tuple | list) or arg.target is operator.getitem:
         return None
     if isinstance(value, torch.SymInt | torch.SymFloat | torch.SymBool | int | float | bool):
+        if is_recomputable_symbol(arg):
+            return None  # the region reads it off a tensor's size, data-dependent or not
         if free_unbacked_symbols(value):
             return f"reads the data-dependent value {arg.name} ({value})"
-        if is_recomputable_symbol(arg):
-            return None
         return f"reads the symbolic value {arg.name}, which the plugin can't recompute"
     return f"reads {arg.name}, whose value ({type(value).__name__}) is not a tensor"
 

@@ -116,12 +116,23 @@ def autoplugin(
         oracle,
         min_block_size=min_block_size,
         torch_executed_ops=torch_executed_ops,
+        fallback_data_dependent_ops=falls_back_data_dependent_ops(oracle),
         constants=program_constants(program),
     )
     signature = renamed_outputs(program.graph_signature, outcome.renamed)
     state_dict, constants = with_real_values(program, outcome.real_values)
     rewritten = program._update(gm, signature, state_dict=state_dict, constants=constants)
     return AutopluginResult(rewritten, outcome.report, outcome.regions)
+
+
+def falls_back_data_dependent_ops(oracle: SupportOracle) -> bool:
+    """Whether the oracle models Torch-TensorRT with ``fallback_data_dependent_ops`` set (its
+    own, or its base oracle's, for `support.OpSetSupport`)."""
+    while oracle is not None:
+        if getattr(oracle, "fallback_data_dependent_ops", False):
+            return True
+        oracle = getattr(oracle, "base", None)
+    return False
 
 
 def without_check_tokens(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
@@ -220,6 +231,7 @@ def outline_graph_module(
     *,
     min_block_size: int = 5,
     torch_executed_ops: Collection[object] = (),
+    fallback_data_dependent_ops: bool = False,
     constants: Mapping[str, torch.Tensor] | None = None,
 ) -> GraphOutcome:
     """Runs the pass on a GraphModule whose nodes carry fake-tensor ``meta['val']``, in place.
@@ -231,6 +243,8 @@ def outline_graph_module(
 
     Args:
         torch_executed_ops: ops the user keeps in PyTorch; regions holding one are refused.
+        fallback_data_dependent_ops: Torch-TensorRT's setting; regions with data-dependent
+            outputs are refused under it, as its registry refuses their converters.
         constants: the values of the placeholders that hold parameters, buffers or constants
             (an ExportedProgram's, see `program_constants`); complex ones a region reads become
             real views, returned in ``real_values``. A post-lowering GraphModule reads these
@@ -241,7 +255,11 @@ def outline_graph_module(
     partition = propose_regions(gm, verdicts, constants=constants.keys())
 
     def accept(body: RegionBody) -> str | None:
-        return region_refusal_reason(body, torch_executed_ops=torch_executed_ops)
+        return region_refusal_reason(
+            body,
+            torch_executed_ops=torch_executed_ops,
+            fallback_data_dependent_ops=fallback_data_dependent_ops,
+        )
 
     partition = _accepted(gm, partition, accept)
     before = _segments(

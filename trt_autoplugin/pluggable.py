@@ -6,12 +6,16 @@ call it, so a prediction never counts a region that compiling would leave in PyT
 TensorRT, no Torch-TensorRT.
 """
 
+import weakref
 from collections.abc import Collection
 
 import torch
+import torch.fx
 
+from . import data_dependent
+from .data_dependent import SizeTensor
 from .errors import PluginError
-from .outline import NAMESPACE, RegionBody, TensorSpec
+from .outline import RegionBody, TensorSpec
 from .shape_expr import untranslatable_reason
 from .support import target_name
 
@@ -67,12 +71,54 @@ def plugin_refusal_reason(body: RegionBody) -> str | None:
     as ``accept`` to leave refused regions in the graph (see `pipeline.outline_graph_module`).
     """
     name = plugin_id(body)
-    reason = _inputs_reason(body) or _dtype_reason(body) or _rank_reason(body)
-    if reason is None:
-        reason = untranslatable_reason(
-            [s.shape for s in body.output_specs], [s.shape for s in body.input_specs]
-        )
+    reason = (
+        _inputs_reason(body) or _dtype_reason(body) or _rank_reason(body) or _shape_reason(body)
+    )
     return f"region {name}: {reason}" if reason is not None else None
+
+
+def _shape_reason(body: RegionBody) -> str | None:
+    inputs = [s.shape for s in body.input_specs]
+    try:
+        sizes = size_tensors(body)
+    except PluginError as e:
+        return str(e)
+    reason = untranslatable_reason(
+        [s.shape for s in body.output_specs], inputs, extents=[s.extent for s in sizes]
+    )
+    if reason is None and sizes:
+        bound_reason = untranslatable_reason([tuple(s.upper_bound for s in sizes)], inputs)
+        if bound_reason is not None:
+            reason = f"a data-dependent output's upper bound: {bound_reason}"
+    return reason
+
+
+# Per body graph: the descriptor and every JIT call ask, and a body's graph never changes.
+_SIZE_TENSORS: "weakref.WeakKeyDictionary[torch.fx.GraphModule, tuple[SizeTensor, ...]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def size_tensors(body: RegionBody) -> tuple[SizeTensor, ...]:
+    """The size tensors the region's plugin declares for its data-dependent output dims
+    (`data_dependent.size_tensors`); empty for a region whose output shapes follow from its
+    input shapes.
+
+    Raises:
+        PluginError: a data-dependent output dim has no usable upper bound (names the dim).
+    """
+    known = _SIZE_TENSORS.get(body.graph_module)
+    if known is None:
+        try:
+            known = data_dependent.size_tensors(
+                body.graph_module.graph,
+                [s.shape for s in body.input_specs],
+                [s.shape for s in body.output_specs],
+            )
+        except ValueError as e:
+            raise PluginError(f"data-dependent output: {e}") from e
+        _SIZE_TENSORS[body.graph_module] = known
+    return known
 
 
 def _boundary(body: RegionBody) -> list[tuple[str, TensorSpec]]:
@@ -139,16 +185,42 @@ def executed_ops_reason(body: RegionBody, torch_executed_ops: Collection[object]
     return None
 
 
+def fallback_reason(body: RegionBody) -> str | None:
+    """Why ``fallback_data_dependent_ops`` keeps the region in PyTorch: it has data-dependent
+    outputs, so its converter needs Torch-TensorRT's output allocator, which that setting
+    refuses. None for a region without such outputs (or one that can't be a plugin anyway)."""
+    try:
+        sizes = size_tensors(body)
+    except PluginError:
+        return None
+    if not sizes:
+        return None
+    extents = ", ".join(str(s.extent) for s in sizes)
+    return (
+        f"it has data-dependent outputs (extent {extents}) and fallback_data_dependent_ops is "
+        "set: Torch-TensorRT runs ops that need its output allocator in PyTorch"
+    )
+
+
 def region_refusal_reason(
-    body: RegionBody, *, torch_executed_ops: Collection[object] = ()
+    body: RegionBody,
+    *,
+    torch_executed_ops: Collection[object] = (),
+    fallback_data_dependent_ops: bool = False,
 ) -> str | None:
     """Why a region stays in PyTorch instead of becoming a plugin, or None when it can be one.
 
     Args:
         body: the proposed region's body.
         torch_executed_ops: ops the user asked to run in PyTorch (Torch-TensorRT's setting).
+        fallback_data_dependent_ops: Torch-TensorRT's setting (2.13 on): ops needing its
+            output allocator run in PyTorch, so a region with data-dependent outputs does too.
 
     Returns:
-        `plugin_refusal_reason` or `executed_ops_reason`, the first that applies.
+        `plugin_refusal_reason`, `executed_ops_reason` or `fallback_reason`, the first that
+        applies.
     """
-    return plugin_refusal_reason(body) or executed_ops_reason(body, torch_executed_ops)
+    reason = plugin_refusal_reason(body) or executed_ops_reason(body, torch_executed_ops)
+    if reason is None and fallback_data_dependent_ops:
+        reason = fallback_reason(body)
+    return reason

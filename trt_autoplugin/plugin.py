@@ -19,19 +19,25 @@ reads, honours it), not code compiled from f-strings; and shapes come from the r
 symbolic shapes, not from re-tracing the op under fake inputs of size 5.
 """
 
-import dataclasses
 import importlib
 import inspect
 import logging
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+import sympy
 import torch
 
 from .errors import MissingDependencyError, PluginError, ShapeTranslationError
+from .jit import (  # noqa: F401 - re-exported: the buffers the JIT implementation takes
+    CudaBuffer,
+    OutputAddress,
+    as_cuda_tensor,
+    foreign_ops,
+    jit_launch,
+)
 from .outline import RegionBody
 from .pluggable import (  # noqa: F401 - re-exported: the plugin's view of what it can take
     MAX_RANK,
@@ -40,6 +46,7 @@ from .pluggable import (  # noqa: F401 - re-exported: the plugin's view of what 
     is_plugin_dtype,
     plugin_id,
     plugin_refusal_reason,
+    size_tensors,
     supported_dtypes,
     trt_dtype_name,
 )
@@ -47,182 +54,10 @@ from .shape_expr import translate_shapes
 
 logger = logging.getLogger(__name__)
 
-# ``__cuda_array_interface__`` typestr per dtype. numpy has no bfloat16, so bf16 buffers travel
-# as int16 (same size) and are viewed back as bfloat16 (`as_cuda_tensor`).
-_TYPESTRS: dict[torch.dtype, str] = {
-    torch.float32: "<f4",
-    torch.float16: "<f2",
-    torch.bfloat16: "<i2",
-    torch.int8: "|i1",
-    torch.int32: "<i4",
-    torch.int64: "<i8",
-    torch.bool: "|b1",
-}
-
 INSTALL_HINT = (
     "install TensorRT >= 10.9 (its Python package provides tensorrt.plugin) on a machine with an "
     "NVIDIA GPU"
 )
-
-
-# --- buffers and the JIT launch (no TensorRT needed) ---------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CudaBuffer:
-    """A linear device buffer as TensorRT hands it to a plugin, for any plugin dtype.
-
-    TensorRT 11.4's ``trtp.Tensor.__cuda_array_interface__`` raises for BF16 (numpy has no
-    bfloat16). This buffer describes the same memory itself: bf16 is announced as int16 and
-    `as_cuda_tensor` views it back as bfloat16, so every dtype takes the same zero-copy path.
-
-    Attributes:
-        ptr: device address of the first element (may be 0 for an empty tensor).
-        shape: the concrete shape.
-        strides: strides in elements, as TensorRT gives them.
-        dtype: the torch dtype of the elements.
-    """
-
-    ptr: int
-    shape: tuple[int, ...]
-    strides: tuple[int, ...]
-    dtype: torch.dtype
-
-    def __post_init__(self) -> None:
-        if self.dtype not in _TYPESTRS:
-            raise PluginError(f"no buffer for dtype {self.dtype} ({supported_dtypes()})")
-        if len(self.shape) != len(self.strides):
-            raise PluginError(
-                f"buffer shape {self.shape} and strides {self.strides} differ in rank"
-            )
-
-    @property
-    def __cuda_array_interface__(self) -> dict[str, Any]:
-        itemsize = torch.empty((), dtype=self.dtype).element_size()
-        return {
-            "shape": self.shape,
-            "typestr": _TYPESTRS[self.dtype],
-            "data": (self.ptr, False),
-            "strides": tuple(s * itemsize for s in self.strides),
-            # The plugin runs on the stream that owns these buffers: nothing to synchronize.
-            "stream": None,
-            "version": 3,
-        }
-
-
-def as_cuda_tensor(buffer: object) -> torch.Tensor:
-    """A torch tensor over a buffer exposing ``__cuda_array_interface__``, without copying.
-
-    A `CudaBuffer` of bfloat16 comes in as int16 and is viewed as bfloat16 (same element size,
-    so any strides work).
-    """
-    tensor = torch.as_tensor(buffer, device="cuda")
-    if isinstance(buffer, CudaBuffer) and tensor.dtype != buffer.dtype:
-        tensor = tensor.view(buffer.dtype)
-    return tensor
-
-
-def jit_launch(
-    body: RegionBody, inputs: Sequence[object], outputs: Sequence[object], stream: int
-) -> None:
-    """Runs a region on TensorRT's buffers: what the plugin's JIT implementation does.
-
-    Inputs and outputs are wrapped zero-copy (`as_cuda_tensor`); the body runs with PyTorch on
-    ``torch.cuda.ExternalStream(stream)``, so its kernels are ordered after TensorRT's work on
-    that stream. A body with ops from outside PyTorch (`foreign_ops`) runs on the legacy
-    default stream instead, ordered after and before TensorRT's stream by events: such ops may
-    launch kernels there whatever the current stream. Each result is then copied into its output
-    buffer: **one device-to-device copy per output** (PyTorch ops allocate their results; the
-    copy also materializes results that are views of inputs). No host round trip.
-
-    Args:
-        body: the region body.
-        inputs: one buffer per region input, exposing ``__cuda_array_interface__``.
-        outputs: one buffer per region output, shaped as the descriptor declared.
-        stream: the raw ``cudaStream_t`` handle TensorRT passes.
-
-    Raises:
-        PluginError: the buffer counts, or a result's shape, don't match the region.
-    """
-    _check_counts(body, inputs, outputs)
-    tensorrt_stream = _torch_stream(stream)
-    # Kernels of ops from outside PyTorch may ignore the current stream and launch on the
-    # legacy default stream (torchvision's deform_conv2d does); such a body runs there, after
-    # TensorRT's work and before TensorRT's next, so all of its kernels are ordered.
-    run_stream = (
-        torch.cuda.default_stream(tensorrt_stream.device) if foreign_ops(body) else tensorrt_stream
-    )
-    if run_stream != tensorrt_stream:
-        run_stream.wait_stream(tensorrt_stream)
-    with torch.no_grad(), torch.cuda.stream(run_stream):
-        args = [as_cuda_tensor(b) for b in inputs]
-        destinations = [as_cuda_tensor(b) for b in outputs]
-        results = tuple(body.graph_module(*args))
-        for index, (destination, result) in enumerate(zip(destinations, results, strict=True)):
-            _check_result(body, index, destination, result)
-            destination.copy_(result)
-    if run_stream != tensorrt_stream:
-        tensorrt_stream.wait_stream(run_stream)
-
-
-# Ops of these namespaces run their CUDA kernels on PyTorch's current stream.
-_CORE_NAMESPACES = frozenset({"aten", "prims"})
-
-
-# Per body graph: jit_launch asks on every inference, and a body's graph never changes.
-_FOREIGN_OPS: "weakref.WeakKeyDictionary[torch.fx.GraphModule, tuple[str, ...]]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def foreign_ops(body: RegionBody) -> tuple[str, ...]:
-    """The body's ops from outside PyTorch's core (``torchvision::``, a user's library...),
-    whose CUDA kernels may not run on the current stream."""
-    known = _FOREIGN_OPS.get(body.graph_module)
-    if known is None:
-        known = tuple(
-            dict.fromkeys(
-                str(node.target)
-                for node in body.graph_module.graph.nodes
-                if node.op == "call_function"
-                and isinstance(node.target, torch._ops.OpOverload)
-                and node.target.namespace not in _CORE_NAMESPACES
-            )
-        )
-        _FOREIGN_OPS[body.graph_module] = known
-    return known
-
-
-def _torch_stream(stream: int) -> torch.cuda.Stream:
-    """The torch stream for a raw handle; 0 is the legacy default stream.
-
-    ``ExternalStream(0)`` is not the default stream on torch 2.11 (seen on the GPU machine: it
-    came back as another handle), so work on it was unordered with the caller's.
-    """
-    if stream == 0:
-        return torch.cuda.default_stream()
-    return torch.cuda.ExternalStream(stream)
-
-
-def _check_result(
-    body: RegionBody, index: int, destination: torch.Tensor, result: torch.Tensor
-) -> None:
-    # copy_ would broadcast or cast silently: a mismatch means the descriptor and the body
-    # disagree, which must not pass unnoticed.
-    if destination.shape != result.shape or destination.dtype != result.dtype:
-        raise PluginError(
-            f"region {plugin_id(body)}: output {index} is {result.dtype}{list(result.shape)} "
-            f"but TensorRT allocated {destination.dtype}{list(destination.shape)}; the "
-            "plugin's descriptor disagrees with the region"
-        )
-
-
-def _check_counts(body: RegionBody, inputs: Sequence[object], outputs: Sequence[object]) -> None:
-    if len(inputs) != len(body.input_specs) or len(outputs) != len(body.output_specs):
-        raise PluginError(
-            f"region {plugin_id(body)} takes {len(body.input_specs)} inputs and gives "
-            f"{len(body.output_specs)} outputs; got {len(inputs)} and {len(outputs)} buffers"
-        )
 
 
 # --- TensorRT ------------------------------------------------------------------------------------
@@ -327,12 +162,14 @@ def _input_names(body: RegionBody) -> list[str]:
 
 
 def _descriptor(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
-    """The ``trtp.register`` function: output descriptors from the region's specs."""
+    """The ``trtp.register`` function: output descriptors from the region's specs, then one
+    ``trtp.size_tensor`` per data-dependent extent (`pluggable.size_tensors`)."""
     region = plugin_id(body)
     input_dtypes = [trt_dtype(s.dtype) for s in body.input_specs]
     output_dtypes = [trt_dtype(s.dtype) for s in body.output_specs]
     input_shapes = [s.shape for s in body.input_specs]
     output_shapes = [s.shape for s in body.output_specs]
+    sizes = size_tensors(body)
 
     def describe(*inputs: Any) -> tuple[Any, ...]:
         for index, (desc, expected) in enumerate(zip(inputs, input_dtypes, strict=True)):
@@ -341,24 +178,37 @@ def _descriptor(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
                     f"region {region}: TensorRT gives input {index} as {desc.dtype}, but the "
                     f"region was traced with {expected}"
                 )
+        input_dims = [list(desc.shape_expr) for desc in inputs]
+        arith = TrtShapeArithmetic(trtp)
         try:
-            dims = translate_shapes(
-                output_shapes,
-                input_shapes,
-                [list(desc.shape_expr) for desc in inputs],
-                TrtShapeArithmetic(trtp),
-            )
+            declared = _size_tensor_descs(sizes, input_shapes, input_dims, trtp)
+            extents = {s.extent: d.expr() for s, d in zip(sizes, declared, strict=True)}
+            dims = translate_shapes(output_shapes, input_shapes, input_dims, arith, extents=extents)
         except (ShapeTranslationError, ValueError) as e:
             raise PluginError(f"region {region}: {e}") from e
-        return tuple(
+        outputs = tuple(
             trtp.from_shape_expr(tuple(shape), dtype=dtype)
             for shape, dtype in zip(dims, output_dtypes, strict=True)
         )
+        return (*outputs, *declared)
 
-    num_outputs = len(output_dtypes)
+    num_outputs = len(output_dtypes) + len(sizes)
     returns = trtp.TensorDesc if num_outputs == 1 else tuple[(trtp.TensorDesc,) * num_outputs]
     parameters = [(n, trtp.TensorDesc) for n in _input_names(body)]
     return _with_signature(describe, f"describe_{body.op_name}", parameters, returns)
+
+
+def _size_tensor_descs(
+    sizes: Sequence[Any], input_shapes: Sequence[Any], input_dims: Sequence[Any], trtp: ModuleType
+) -> list[Any]:
+    """``trtp.size_tensor(opt, upper_bound)`` per data-dependent extent, both translated into
+    expressions of the input dims."""
+    if not sizes:
+        return []
+    arith = TrtShapeArithmetic(trtp)
+    bounds = [[s.upper_bound for s in sizes], [s.opt for s in sizes]]
+    upper, opt = translate_shapes(bounds, input_shapes, input_dims, arith)
+    return [trtp.size_tensor(o, u) for o, u in zip(opt, upper, strict=True)]
 
 
 def trt_buffer(tensor: Any) -> CudaBuffer:
@@ -375,8 +225,11 @@ def _jit_impl(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
     """The ``trtp.impl`` function: `jit_launch` on TensorRT's tensors and stream."""
     names = _input_names(body)
     num_outputs = len(body.output_specs)
+    data_dependent = _data_dependent_outputs(body)
+    num_sizes = len(size_tensors(body))
     parameters = [(n, trtp.Tensor) for n in names]
-    parameters += [("outputs", tuple[(trtp.Tensor,) * num_outputs]), ("stream", int)]
+    total = num_outputs + num_sizes
+    parameters += [("outputs", tuple[(trtp.Tensor,) * total]), ("stream", int)]
     signature = inspect.Signature(
         [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p, _ in parameters]
     )
@@ -385,14 +238,35 @@ def _jit_impl(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
         # TensorRT passes tensors and outputs positionally and the stream by keyword
         # (_TemplateJITPlugin.enqueue); binding accepts either.
         bound = signature.bind(*args, **kwargs).arguments
+        outputs = list(bound["outputs"])
         jit_launch(
             body,
             [trt_buffer(bound[n]) for n in names],
-            [trt_buffer(t) for t in bound["outputs"]],
+            [
+                # A data-dependent output's shape holds -1 and a size tensor's is a scalar:
+                # only their addresses mean anything before the body ran.
+                trt_address(t) if index in data_dependent or index >= num_outputs else trt_buffer(t)
+                for index, t in enumerate(outputs)
+            ],
             int(bound["stream"]),
         )
 
     return _with_signature(launch, f"launch_{body.op_name}", parameters, None)
+
+
+def _data_dependent_outputs(body: RegionBody) -> frozenset[int]:
+    """Indices of the outputs with a data-dependent dim."""
+    extents = {s.extent for s in size_tensors(body)}
+    return frozenset(
+        index
+        for index, spec in enumerate(body.output_specs)
+        if any(sympy.sympify(d) in extents for d in spec.shape)
+    )
+
+
+def trt_address(tensor: Any) -> OutputAddress:
+    """An `OutputAddress` for a ``trtp.Tensor`` whose shape is not known yet."""
+    return OutputAddress(ptr=int(tensor.data_ptr or 0), dtype=torch_dtype(tensor.dtype))
 
 
 def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., Any]:
@@ -548,6 +422,11 @@ def register_plugin(body: RegionBody, *, aot_kernel: Any = None) -> PluginHandle
     qdp_id = plugin_id(body)
     if aot_kernel is not None and aot_kernel.plugin_id != qdp_id:
         raise PluginError(f"AOT kernel of {aot_kernel.plugin_id} given for region {qdp_id}")
+    if aot_kernel is not None and size_tensors(body):
+        raise PluginError(
+            f"region {qdp_id} has data-dependent outputs: its AOT kernel can't write their "
+            "extents into TensorRT's size tensors; register it without one (JIT)"
+        )
     with _LOCK:
         if qdp_id in _PLUGINS:
             return _PLUGINS[qdp_id]

@@ -13,8 +13,18 @@ import torch.fx
 from .errors import source_line
 from .outline import OutlinedRegion
 from .partition import Partition
+from .pluggable import size_tensors
 from .segments import Segments
 from .support import SupportReport, Verdict
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SizeTensorEntry:
+    """A data-dependent output extent of a region, declared to TensorRT as a size tensor."""
+
+    extent: str  # the output dim, e.g. "u0"
+    upper_bound: str  # in the input dims' symbols, e.g. "16*s77"
+    source: str  # where the bound comes from
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -26,6 +36,7 @@ class RegionEntry:
     targets: tuple[str, ...]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    size_tensors: tuple[SizeTensorEntry, ...] = ()
 
     @property
     def node_count(self) -> int:
@@ -156,6 +167,10 @@ def build_report(
             targets=r.targets,
             inputs=tuple(str(s) for s in r.input_specs),
             outputs=tuple(str(s) for s in r.output_specs),
+            size_tensors=tuple(
+                SizeTensorEntry(str(t.extent), str(t.upper_bound), t.source)
+                for t in size_tensors(r.body)
+            ),
         )
         for r in regions
     )
@@ -181,6 +196,7 @@ def _markdown_lines(report: Report) -> list[str]:
             f"| `{r.op}` | {r.node_count} | {targets} | {'; '.join(r.inputs)} | "
             f"{'; '.join(r.outputs)} |"
         )
+    lines += _markdown_size_tensors(report.regions)
     if report.implementations:
         lines += ["", "## Plugin implementations", "", "| op | runs as | kernel | why not AOT |"]
         lines.append("|---|---|---|---|")
@@ -191,6 +207,29 @@ def _markdown_lines(report: Report) -> list[str]:
     if report.conditional:
         lines += ["", "## Native if Torch-TensorRT accepts them when compiling", ""]
         lines += _node_table(report.conditional)
+    return lines
+
+
+# Said wherever data-dependent outputs are reported: what they cost at run time.
+OUTPUT_ALLOCATOR_NOTE = (
+    "TensorRT reserves each data-dependent output for its upper bound and learns the real "
+    "extent from the plugin's size tensor; Torch-TensorRT then runs the engine with its output "
+    "allocator (a device-to-host read of the sizes after each inference where an engine output "
+    "is data-dependent)."
+)
+
+
+def _size_tensor_rows(regions: Sequence[RegionEntry]) -> list[tuple[str, str, str, str]]:
+    return [(r.op, t.extent, t.upper_bound, t.source) for r in regions for t in r.size_tensors]
+
+
+def _markdown_size_tensors(regions: Sequence[RegionEntry]) -> list[str]:
+    rows = _size_tensor_rows(regions)
+    if not rows:
+        return []
+    lines = ["", "## Data-dependent outputs (size tensors)", "", OUTPUT_ALLOCATOR_NOTE, ""]
+    lines += ["| op | extent | at most | bound from |", "|---|---|---|---|"]
+    lines += [f"| `{op}` | {extent} | {bound} | {source} |" for op, extent, bound, source in rows]
     return lines
 
 
@@ -265,6 +304,8 @@ def rich_renderables(report: Report) -> list[Any]:
             escape("\n".join(r.outputs)),
         )
     tables: list[Any] = [segments, regions]
+    if _size_tensor_rows(report.regions):
+        tables.append(_rich_size_tensors(report.regions))
     if report.implementations:
         tables.append(_rich_implementations(report.implementations))
     return tables + _rich_left(report)
@@ -310,4 +351,18 @@ def _rich_implementations(entries: Sequence[ImplementationEntry]) -> Any:
         table.add_row(
             escape(e.op), escape(e.implementation), escape(e.kernel or ""), escape(e.reason or "")
         )
+    return table
+
+
+def _rich_size_tensors(regions: Sequence[RegionEntry]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        title="Data-dependent outputs (size tensors)", caption=escape(OUTPUT_ALLOCATOR_NOTE)
+    )
+    for column in ("op", "extent", "at most", "bound from"):
+        table.add_column(column, overflow="fold")
+    for row in _size_tensor_rows(regions):
+        table.add_row(*(escape(cell) for cell in row))
     return table

@@ -200,6 +200,8 @@ def translate_shapes(
     input_shapes: Sequence[Sequence[SymbolicDim]],
     input_dims: Sequence[Sequence[T]],
     arith: ShapeArithmetic[T],
+    *,
+    extents: Mapping[sympy.Expr, T] | None = None,
 ) -> list[tuple[T, ...]]:
     """Translates every output dim into the backend's expressions over the input dims.
 
@@ -213,6 +215,8 @@ def translate_shapes(
         input_dims: the backend's value for each input dim, shaped like ``input_shapes``
             (TensorRT: ``[desc.shape_expr for desc in inputs]``).
         arith: the backend.
+        extents: backend values for data-dependent output dims, by their symbolic size (a
+            TensorRT size tensor's ``expr()``); such a dim is taken as given.
 
     Returns:
         One tuple of backend values per output.
@@ -223,9 +227,12 @@ def translate_shapes(
         ValueError: ``input_dims`` is not shaped like ``input_shapes``.
     """
     dims_by_symbol = _dims_by_symbol(input_shapes, input_dims, arith)
+    given = extents or {}
     return [
         tuple(
-            _translate_output_dim(dim, output_index, dim_index, dims_by_symbol, arith)
+            given[sympy.sympify(dim)]
+            if sympy.sympify(dim) in given
+            else _translate_output_dim(dim, output_index, dim_index, dims_by_symbol, arith)
             for dim_index, dim in enumerate(shape)
         )
         for output_index, shape in enumerate(output_shapes)
@@ -248,12 +255,15 @@ def _translate_output_dim(
 def untranslatable_reason(
     output_shapes: Sequence[Sequence[SymbolicDim]],
     input_shapes: Sequence[Sequence[SymbolicDim]],
+    *,
+    extents: Sequence[sympy.Expr] = (),
 ) -> str | None:
     """Why the output shapes can't be TensorRT shape expressions, without building any.
 
     Args:
         output_shapes: the region's symbolic output shapes.
         input_shapes: the region's symbolic input shapes.
+        extents: data-dependent output dims a size tensor states (taken as given).
 
     Returns:
         The `ShapeTranslationError` message `translate_shapes` would raise, or None if every
@@ -262,7 +272,9 @@ def untranslatable_reason(
     arith = _CheckingArithmetic()
     input_dims = [[None] * len(shape) for shape in input_shapes]
     try:
-        translate_shapes(output_shapes, input_shapes, input_dims, arith)
+        translate_shapes(
+            output_shapes, input_shapes, input_dims, arith, extents=dict.fromkeys(extents)
+        )
     except ShapeTranslationError as e:
         return str(e)
     return None
@@ -554,8 +566,8 @@ def _symbol_dim(symbol: sympy.Symbol, dims_by_symbol: Mapping[sympy.Symbol, T]) 
         raise ShapeTranslationError(
             f"{symbol} is an unbacked, data-dependent size (an op like nonzero, unique or "
             f"masked_select inside the region made it) and no region input has it as a dim; "
-            f"a TensorRT plugin must state its output shapes from its input shapes. Keep the "
-            f"data-dependent op out of the region"
+            f"only a whole output dim equal to such a size can be declared, through a size "
+            f"tensor (pluggable.size_tensors)"
         )
     raise ShapeTranslationError(
         f"the symbol {symbol} is not the size of any region input dim (only a whole input dim "

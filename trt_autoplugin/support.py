@@ -12,6 +12,7 @@ Three oracles answer the same question:
 Analysis is pure: :func:`support_report` takes a graph and returns verdicts, touching nothing.
 """
 
+import ast
 import dataclasses
 import enum
 import operator
@@ -221,6 +222,11 @@ class SnapshotSupport:
                 Verdict.UNSUPPORTED,
                 f"the converter for {name} does not support dynamic shapes",
             )
+        # Validators that read only the node's metadata are evaluated here; an entry whose
+        # validator rejects the node is not the one DYNAMO_CONVERTERS selects.
+        usable = [e for e in usable if offline_validator_verdict(e.validator, node) is not False]
+        if not usable:
+            return NodeSupport(Verdict.UNSUPPORTED, f"every converter's validator rejects {name}")
         # The partitioner asks whether the converter DYNAMO_CONVERTERS selects needs an output
         # allocator: the first usable entry, unless its validator (unknown here) rejects the node.
         if self.fallback_data_dependent_ops and usable[0].requires_output_allocator:
@@ -229,11 +235,61 @@ class SnapshotSupport:
                 f"the converter for {name} needs an output allocator and "
                 "fallback_data_dependent_ops runs such nodes in PyTorch",
             )
-        unconditional = [e for e in usable if e.validator is None]
+        unconditional = [
+            e for e in usable if e.validator is None or offline_validator_verdict(e.validator, node)
+        ]
         if unconditional:
             return NodeSupport(Verdict.NATIVE, "converter")
         validators = ", ".join(sorted({e.validator or "" for e in usable}))
         return NodeSupport(Verdict.NATIVE, f"converter if {validators} accepts it", True)
+
+
+def _index_tensors(node: torch.fx.Node) -> list[torch.Tensor]:
+    indices = node.args[1] if len(node.args) > 1 and isinstance(node.args[1], list | tuple) else []
+    values = [i.meta.get("val") for i in indices if isinstance(i, torch.fx.Node)]
+    return [v for v in values if isinstance(v, torch.Tensor)]
+
+
+# Torch-TensorRT's capability validators that read only node metadata, as it writes them
+# (aten_ops_converters.py): a snapshot evaluates these instead of calling the entry conditional.
+_OFFLINE_VALIDATORS: Mapping[str, Callable[[torch.fx.Node], bool]] = {
+    "index_dtype_validator": lambda node: all(
+        v.dtype in (torch.int32, torch.int64, torch.bool) for v in _index_tensors(node)
+    ),
+    "index_has_bool_indices": lambda node: any(v.dtype == torch.bool for v in _index_tensors(node)),
+    # Refuses boolean indices on TensorRT-RTX only, which a snapshot does not model.
+    "index_nonbool_validator": lambda node: True,
+}
+
+
+def offline_validator_verdict(validator: str | None, node: torch.fx.Node) -> bool | None:
+    """A snapshot converter entry's validator evaluated on the node, when it is a boolean
+    combination of `_OFFLINE_VALIDATORS` (``lambda node, settings: a(node, settings) and not
+    b(node, settings)``); None when it reads anything else (or is absent)."""
+    if validator is None:
+        return None
+    try:
+        expression = ast.parse(validator, mode="eval").body
+    except SyntaxError:
+        return None
+    if isinstance(expression, ast.Lambda):
+        expression = expression.body
+    return _evaluated(expression, node)
+
+
+def _evaluated(expression: ast.expr, node: torch.fx.Node) -> bool | None:
+    if isinstance(expression, ast.BoolOp):
+        values = [_evaluated(v, node) for v in expression.values]
+        if any(v is None for v in values):
+            return None
+        return all(values) if isinstance(expression.op, ast.And) else any(values)
+    if isinstance(expression, ast.UnaryOp) and isinstance(expression.op, ast.Not):
+        value = _evaluated(expression.operand, node)
+        return None if value is None else not value
+    if isinstance(expression, ast.Call) and isinstance(expression.func, ast.Name):
+        check = _OFFLINE_VALIDATORS.get(expression.func.id)
+        return None if check is None else bool(check(node))
+    return None
 
 
 class TorchTensorRTSupport:
@@ -250,6 +306,11 @@ class TorchTensorRTSupport:
         from . import converter
 
         self._backend = converter.LiveRegistry(settings)
+
+    @property
+    def fallback_data_dependent_ops(self) -> bool:
+        """The setting (2.13 on; False before), which also refuses data-dependent regions."""
+        return bool(getattr(self._backend.settings, "fallback_data_dependent_ops", False))
 
     @property
     def description(self) -> str:

@@ -187,10 +187,61 @@ def wide_value_attention(*, batch_min: int = 1) -> Model:
     return WideValueAttention().eval(), (x,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
 
 
+class SparseKeypoints(nn.Module):
+    """Keypoint detection: ``nonzero`` finds the cells whose score passes a threshold (a
+    data-dependent count), their features are gathered and weighted by a Bessel-function
+    response (``i0e``, which Torch-TensorRT can't convert)."""
+
+    def __init__(self, channels: int = 8) -> None:
+        super().__init__()
+        self.score = nn.Conv2d(channels, 1, 3, padding=1)
+        self.features = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, channels, h, w)
+        scores = torch.sigmoid(self.score(x)).squeeze(1)
+        points = torch.nonzero(scores > 0.5)  # (count, 3): batch, row, column
+        picked = self.features(x).permute(0, 2, 3, 1)[points[:, 0], points[:, 1], points[:, 2]]
+        response = (
+            torch.special.i0e(picked) * scores[points[:, 0], points[:, 1], points[:, 2]][:, None]
+        )
+        return response.sum(0)
+
+
+class MaskedTokens(nn.Module):
+    """Token pruning by boolean-mask indexing: the tokens whose gate is open are kept (a
+    data-dependent count) and pass through a log-gamma energy (``lgamma``, no converter)."""
+
+    def __init__(self, features: int = 16) -> None:
+        super().__init__()
+        self.gate = nn.Linear(features, 1)
+        self.value = nn.Linear(features, features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, tokens, features)
+        keep = self.gate(x).squeeze(-1) > 0
+        kept = self.value(x)[keep]  # (count, features)
+        return torch.lgamma(kept.abs() + 1).mean(0)
+
+
+def sparse_keypoints(*, batch_min: int = 1) -> Model:
+    """nonzero over a score map, then i0e on the gathered features; dynamic batch."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 8, 12, 12)
+    return SparseKeypoints().eval(), (x,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
+
+
+def masked_tokens(*, batch_min: int = 1) -> Model:
+    """Boolean-mask indexing of tokens, then lgamma; dynamic batch."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 10, 16)
+    return MaskedTokens().eval(), (x,), ({0: Dim("batch", min=batch_min, max=BATCH_MAX)},)
+
+
 MODELS: dict[str, Callable[[], Model]] = {
     "global_filter": global_filter,
     "log_space_scan": log_space_scan,
     "spline_coupling": spline_coupling,
     "rotary_attention": rotary_attention,
     "wide_value_attention": wide_value_attention,
+    "sparse_keypoints": sparse_keypoints,
+    "masked_tokens": masked_tokens,
 }

@@ -48,6 +48,7 @@ from torch_tensorrt.dynamo import _compiler  # noqa: E402
 
 import trt_autoplugin  # noqa: E402
 from trt_autoplugin import examples  # noqa: E402
+from trt_autoplugin.converter import compilation_settings  # noqa: E402
 from trt_autoplugin.support import SnapshotSupport  # noqa: E402
 
 _keep_torch_blocks_on_the_cpu()
@@ -109,7 +110,9 @@ def _segments(module: torch.nn.Module) -> dict[str, object]:
     }
 
 
-def _dryrun(ep: torch.export.ExportedProgram, specs: list, min_block_size: int) -> dict:
+def _dryrun(
+    ep: torch.export.ExportedProgram, specs: list, min_block_size: int, **settings: object
+) -> dict:
     _TRACKERS.clear()
     module = torch_tensorrt.dynamo.compile(
         # compile changes the program it is given (pre-lowering passes; on a GPU machine it
@@ -119,6 +122,7 @@ def _dryrun(ep: torch.export.ExportedProgram, specs: list, min_block_size: int) 
         dryrun=True,
         min_block_size=min_block_size,
         offload_module_to_cpu=True,
+        **settings,
     )
     result = _segments(module)
     tracker = _TRACKERS[-1] if _TRACKERS else None
@@ -147,6 +151,9 @@ def _prediction(report: trt_autoplugin.Report) -> dict:
         "after": [report.after.tensorrt, report.after.pytorch],
         "regions": [list(r.targets) for r in report.regions],
         "left_in_graph": [[e.node, e.target, e.reason] for e in report.left_in_graph],
+        "size_tensors": [
+            [[s.extent, s.upper_bound] for s in r.size_tensors] for r in report.regions
+        ],
         "oracle": report.oracle,
     }
 
@@ -177,6 +184,38 @@ def run_model(name: str, min_block_sizes: list[int]) -> dict:
         row["snapshot_prediction"] = _prediction(
             trt_autoplugin.autoplugin(ep, support=SnapshotSupport(), min_block_size=size).report
         )
+        out[str(size)] = row
+    return out
+
+
+def has_fallback_setting() -> bool:
+    """Whether this release has ``fallback_data_dependent_ops`` (2.13 on)."""
+    from torch_tensorrt.dynamo import CompilationSettings
+
+    return "fallback_data_dependent_ops" in CompilationSettings.__dataclass_fields__
+
+
+def run_fallback(name: str, min_block_sizes: list[int]) -> dict:
+    """With ``fallback_data_dependent_ops=True``: Torch-TensorRT's numbers with the pass, and
+    the predictions of an oracle told the same."""
+    model, inputs, dynamic_shapes = _model(name)
+    ep = torch.export.export(model, inputs, dynamic_shapes=dynamic_shapes)
+    specs = _input_specs(ep, inputs)
+    live = trt_autoplugin.TorchTensorRTSupport(
+        compilation_settings(fallback_data_dependent_ops=True)
+    )
+    snapshot = SnapshotSupport(fallback_data_dependent_ops=True)
+    out: dict = {}
+    for size in min_block_sizes:
+        handle = trt_autoplugin.register_lowering_pass()
+        try:
+            row = {"with_pass": _dryrun(ep, specs, size, fallback_data_dependent_ops=True)}
+        finally:
+            handle.destroy()
+        for key, oracle in (("live_prediction", live), ("snapshot_prediction", snapshot)):
+            row[key] = _prediction(
+                trt_autoplugin.autoplugin(ep, support=oracle, min_block_size=size).report
+            )
         out[str(size)] = row
     return out
 
@@ -237,6 +276,9 @@ def main() -> int:
     parser.add_argument("--min-block-sizes", nargs="+", type=int, default=[1, 5])
     parser.add_argument("--real-compile", default=None, help="a model to compile for real")
     parser.add_argument("--analyze", nargs="*", default=[], help="examples to run analyze on")
+    parser.add_argument(
+        "--fallback", nargs="*", default=[], help="models to run with fallback_data_dependent_ops"
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     result: dict = {
@@ -246,6 +288,7 @@ def main() -> int:
         "standin": standin_answers(),
         "models": {},
         "analyze": {},
+        "fallback": {} if has_fallback_setting() else None,
         "errors": {},
     }
     for name in args.analyze:
@@ -258,6 +301,11 @@ def main() -> int:
             result["models"][name] = run_model(name, args.min_block_sizes)
         except Exception:  # noqa: BLE001 - reported per model, so one failure hides no other
             result["errors"][name] = traceback.format_exc()
+    for name in args.fallback if result["fallback"] is not None else ():
+        try:
+            result["fallback"][name] = run_fallback(name, args.min_block_sizes)
+        except Exception:  # noqa: BLE001 - reported per model, so one failure hides no other
+            result["errors"][f"fallback {name}"] = traceback.format_exc()
     if args.real_compile:
         result["real_compile_error"] = real_compile_error(args.real_compile)
     with open(args.out, "w") as f:

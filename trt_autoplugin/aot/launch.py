@@ -1,13 +1,15 @@
-"""Launching an `aot.AotKernel` exactly as TensorRT does, without TensorRT.
+"""Launching an `AotKernel` exactly as TensorRT does, without TensorRT, and timing it.
 
 TensorRT loads an AOT plugin's PTX with the CUDA driver and calls ``cuLaunchKernel`` with the
 grid, block and shared memory it evaluated from the plugin's expressions, and one argument per
 input pointer, extra scalar (int32) and output pointer, in that order, and nothing else. This
 module does the same through NVIDIA's ``cuda-python`` driver bindings, so the kernel that goes
-into an engine is the kernel that is checked (`aot.check_against_eager`) and benchmarked.
+into an engine is the kernel that is checked (`check.check_against_eager`) and benchmarked.
+`device_seconds` is the package's one GPU timing: the tuner and the benchmarks use it.
 """
 
 import ctypes
+import hashlib
 import statistics
 import threading
 import time
@@ -16,14 +18,14 @@ from typing import Any
 
 import torch
 
-from .errors import AotError, MissingDependencyError
+from ..errors import AotError, MissingDependencyError
+from .kernel import INT32_MAX, INT32_MIN, AotKernel
 
 _LOCK = threading.Lock()
 # (device index, PTX digest, entry) -> CUfunction; modules stay loaded for the process, like
 # TensorRT keeps an engine's kernels.
 _FUNCTIONS: dict[tuple[int, str, str], Any] = {}
 
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # torch.cuda._sleep spins for a number of cycles; H100 and H200 boost to about 2 GHz, and a
 # longer sleep than needed only costs time.
 _SLEEP_CYCLES_PER_SECOND = 2.0e9
@@ -62,9 +64,12 @@ def _checked(driver: Any, result: Any, what: str) -> Any:
     return values[0] if len(values) == 1 else tuple(values)
 
 
-def _function(kernel: Any, device: int) -> Any:
-    from .aot import ptx_digest
+def ptx_digest(ptx: str) -> str:
+    """A short content hash of a kernel's PTX (module caches key on it)."""
+    return hashlib.sha256(ptx.encode()).hexdigest()[:16]
 
+
+def _function(kernel: AotKernel, device: int) -> Any:
     key = (device, ptx_digest(kernel.ptx), kernel.kernel_name)
     with _LOCK:
         if key in _FUNCTIONS:
@@ -97,7 +102,7 @@ def _current_context(driver: Any) -> None:
 
 
 def launch(
-    kernel: Any,
+    kernel: AotKernel,
     inputs: Sequence[torch.Tensor],
     outputs: Sequence[torch.Tensor],
     stream: int,
@@ -108,7 +113,7 @@ def launch(
     inputs' shapes, like TensorRT evaluates the plugin's ``SymInt32`` expressions.
 
     Args:
-        kernel: an `aot.AotKernel`.
+        kernel: the kernel, any of its tactics.
         inputs: the region's inputs, contiguous, on one CUDA device.
         outputs: preallocated outputs of the region's output shapes and dtypes.
         stream: a raw ``cudaStream_t`` (``torch.cuda.current_stream().cuda_stream``).

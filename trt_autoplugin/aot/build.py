@@ -1,0 +1,160 @@
+"""Building a region's AOT kernel: Inductor's code, read, tuned and checked.
+
+`aot_kernel` runs the stages in order: the environment and the region's inputs are vetted
+(`environment_reason`, `index_inputs_reason`), Inductor compiles the body with its dims dynamic
+(`inductor_code`), its wrapper is read (`wrapper.kernel_plan`), the configs are tuned into
+tactics (`tuning.tactic_candidates`) and every tactic is checked against eager
+(`check.check_against_eager`).
+"""
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+
+import sympy
+import torch
+
+from ..errors import AotError
+from ..outline import RegionBody
+from .check import check_against_eager, check_int32_bounds, random_inputs
+from .hints import SMALL_TUNING_BYTES, check_cases, compile_hints, concrete_shapes, symbol_ranges
+from .kernel import AotKernel
+from .launch import driver_import_error
+from .tuning import tactic_candidates, unchecked_kernel
+from .wrapper import kernel_plan
+
+logger = logging.getLogger(__name__)
+
+
+def environment_reason() -> str | None:
+    """Why AOT kernels can't be built in this process, or None."""
+    if not torch.cuda.is_available():
+        return "AOT kernels are compiled by TorchInductor for CUDA: no CUDA device here"
+    if torch._guards.TracingContext.try_get() is not None:
+        # Under torch.compile(backend="tensorrt") the pass runs inside Dynamo's backend call,
+        # where a nested Inductor compile (and its dynamo.reset) would corrupt the outer one.
+        return (
+            "the pass runs inside a torch.compile backend, where a nested Inductor compile is "
+            "unsafe; compile with torch_tensorrt.dynamo.compile or trt_autoplugin.compile"
+        )
+    try:
+        import triton  # noqa: F401
+        from torch._inductor.runtime import triton_heuristics  # noqa: F401
+        from torch._inductor.utils import run_and_get_code  # noqa: F401
+    except ImportError as e:
+        return f"AOT kernels need Triton and TorchInductor: {e}"
+    return driver_import_error()
+
+
+def inductor_code(body: RegionBody, hints: Mapping[sympy.Symbol, int]) -> str:
+    """Inductor's wrapper code for the body compiled for CUDA, dynamic in the region's dims.
+
+    Raises:
+        AotError: Dynamo or Inductor failed, or the body compiled into more than one graph.
+    """
+    import torch._inductor.config
+    from torch._inductor.utils import run_and_get_code
+
+    inputs = random_inputs(body.input_specs, concrete_shapes(body.input_specs, hints), "cuda", 0)
+    ranges = symbol_ranges(body)
+    for tensor, spec in zip(inputs, body.input_specs, strict=True):
+        for index, dim in enumerate(spec.shape):
+            if isinstance(dim, sympy.Symbol):
+                upper = ranges.get(dim, (0, None))[1]
+                torch._dynamo.mark_dynamic(tensor, index, min=0, max=upper)
+            elif not isinstance(dim, int):
+                # A derived dim (2*s0) gets a symbol of its own; the wrapper's sizes are then
+                # read back as the region's expression (`wrapper.kernel_plan`).
+                torch._dynamo.mark_dynamic(tensor, index)
+    compiled = torch.compile(body.graph_module, backend="inductor", fullgraph=True)
+    # A cache hit would skip code generation, and with it the code this module reads.
+    no_cache = {"fx_graph_cache": False, "fx_graph_remote_cache": False}
+    try:
+        with torch._inductor.config.patch(no_cache):
+            _, codes = run_and_get_code(compiled, *inputs)
+    except Exception as e:  # noqa: BLE001 - any Dynamo/Inductor failure keeps the region JIT
+        raise AotError(
+            f"TorchInductor could not compile the region: {type(e).__name__}: {e}"
+        ) from e
+    if len(codes) != 1:
+        raise AotError(f"TorchInductor split the region into {len(codes)} graphs")
+    return codes[0]
+
+
+def aot_kernel(body: RegionBody, *, check_shapes: int = 8) -> AotKernel:
+    """Compiles a region into a checked ahead-of-time kernel for the current GPU.
+
+    Args:
+        body: the region body.
+        check_shapes: how many shape cases to check against eager (0, 1, odd sizes, the hint
+            and the range's maximum come first).
+
+    Returns:
+        The kernel, its launch expressions and the shapes it was checked on.
+
+    Raises:
+        AotError: why the region stays a JIT plugin (no CUDA/Triton, several kernels, an extern
+            call, unbounded scalars, a failed check...).
+    """
+    reason = environment_reason()
+    if reason is not None:
+        raise AotError(reason)
+    ranges = symbol_ranges(body)
+    reason = index_inputs_reason(body)
+    if reason is not None:
+        raise AotError(reason)
+    hints = compile_hints(ranges, body.input_specs)
+    plan = kernel_plan(inductor_code(body, hints), body.input_specs, body.output_specs)
+    check_int32_bounds(plan, ranges)
+    cases = check_cases(ranges, hints)[: max(check_shapes, 1)]
+    small = compile_hints(ranges, body.input_specs, budget_bytes=SMALL_TUNING_BYTES)
+    tuning = [hints] if small == hints else [hints, small]
+    kernels = [
+        dataclasses.replace(kernel, checked_shapes=check_against_eager(kernel, body, cases))
+        for kernel in (
+            unchecked_kernel(c, plan, body) for c in tactic_candidates(plan, body, tuning, ranges)
+        )
+    ]
+    first, *alternatives = kernels
+    logger.info(
+        "AOT kernel %s for %s (%s; %d tactics)",
+        first.kernel_name,
+        first.plugin_id,
+        first.config,
+        len(kernels),
+    )
+    return dataclasses.replace(first, alternatives=tuple(alternatives))
+
+
+def aot_or_reason(body: RegionBody) -> AotKernel | str:
+    """The region's checked AOT kernel, or the reason it stays a JIT plugin."""
+    try:
+        return aot_kernel(body)
+    except AotError as e:
+        logger.info("region %s stays JIT: %s", body.digest(), e)
+        return str(e)
+
+
+# Ops that read an integer input as positions into another tensor.
+_INDEXING = ("index", "gather", "scatter", "embedding", "take", "roi", "nms")
+
+
+def index_inputs_reason(body: RegionBody) -> str | None:
+    """Why a region with integer index inputs gets no AOT kernel, or None.
+
+    The kernel is checked on random inputs (`check_against_eager`); random integers as indices
+    run out of bounds, and an out-of-bounds index on the GPU is a device-side assert that
+    leaves the CUDA context unusable for the rest of the process.
+    """
+    for node in body.graph_module.graph.find_nodes(op="placeholder"):
+        value = node.meta.get("val")
+        if value is None or value.dtype.is_floating_point or value.dtype == torch.bool:
+            continue
+        for user in node.users:
+            name = str(user.target)
+            if any(word in name for word in _INDEXING):
+                return (
+                    f"integer input {node.name} is read as indices by {name}; the kernel can't be "
+                    "checked on random values (an out-of-bounds index faults the CUDA context)"
+                )
+    return None
