@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from trt_autoplugin.converter import torch_tensorrt_import_error
+from trt_autoplugin.probes import torch_tensorrt_import_error
 
 from .region_bench import Measurement, Status
 from .timing import TimingSettings, measure, synchronize

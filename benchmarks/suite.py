@@ -1,4 +1,4 @@
-"""The benchmark suite (issue 6): what the pass buys, measured on the GPU, with real models.
+"""The benchmark suite: what the pass buys, measured on the GPU, with real models.
 
 For each model of `benchmarks.models` (trt_autoplugin's examples, torchvision's deformable
 convolution and RoIAlign in detection-style blocks, torchvision's preprocessing + MobileNetV3 and
@@ -200,7 +200,8 @@ def _record_pass(record: ModelResult, result: trt_autoplugin.AutopluginResult) -
     record.region_ops = [d.short_name for d in distinct]
     record.region_targets = [list(d.targets) for d in distinct]
     record.left_in_graph = [
-        {"node": e.node, "target": e.target, "reason": e.reason} for e in report.left_in_graph
+        {"node": e.node, "target": e.target, "kind": e.kind, "reason": e.reason}
+        for e in report.left_in_graph
     ]
     record.predicted = {
         "before": {"tensorrt": report.before.tensorrt, "pytorch": report.before.pytorch},

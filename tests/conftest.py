@@ -1,16 +1,20 @@
-"""Shared test setup: hypothesis profiles, the gpu/tensorrt markers' skip logic, and the
-built-in examples exported and rewritten once per session and device."""
+"""Shared test setup: hypothesis profiles, the gpu/tensorrt markers' skip logic, the
+built-in examples exported and rewritten once per session and device, and the QDP stand-in
+(``tests/standin/qdp.py``) as the `standin_trt` fixture."""
 
 import importlib
 import os
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+from standin import qdp
 
 from trt_autoplugin import AutopluginResult, autoplugin, examples
+from trt_autoplugin.outline import OutlinedRegion
 from trt_autoplugin.support import SnapshotSupport
 
 # `ci` keeps the CPU suite within CI's budget; `thorough` is for local runs before a release:
@@ -76,6 +80,37 @@ def example_results() -> ExampleResults:
 @pytest.fixture(scope="session")
 def cuda_example_results() -> ExampleResults:
     return _example_results("cuda")
+
+
+@pytest.fixture(scope="session")
+def example_regions(example_results) -> dict[str, tuple[OutlinedRegion, ...]]:
+    """Every built-in example's regions, outlined with the shipped snapshot."""
+    return {name: result.regions for name, (_, result) in example_results.items()}
+
+
+@pytest.fixture(scope="session")
+def cuda_example_regions(cuda_example_results) -> dict[str, tuple[OutlinedRegion, ...]]:
+    """Example regions exported from the model on CUDA (bodies then bake no CPU device)."""
+    return {name: result.regions for name, (_, result) in cuda_example_results.items()}
+
+
+@pytest.fixture
+def standin_trt(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
+    """TensorRT's own pure-Python ``tensorrt.plugin`` over a stand-in ``tensorrt`` module
+    (``tests/standin/qdp.py`` says what that proves and what it doesn't); every plugin
+    registered meanwhile is destroyed after. Skips where TensorRT's plugin sources are not found.
+    """
+    source = qdp.qdp_source()
+    if source is None:
+        pytest.skip("TensorRT's tensorrt.plugin sources not found (set TRT_AUTOPLUGIN_QDP_SOURCE)")
+    with qdp.installed(monkeypatch, source) as trt:
+        try:
+            yield trt
+        finally:
+            from trt_autoplugin import plugin
+
+            for handle in list(plugin._PLUGINS.values()):
+                handle.destroy()
 
 
 @pytest.fixture

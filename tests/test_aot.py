@@ -42,6 +42,7 @@ from trt_autoplugin.aot.triton_source import (
 from trt_autoplugin.aot.wrapper import kernel_plan
 from trt_autoplugin.errors import AotError
 from trt_autoplugin.outline import TensorSpec, run_body
+from trt_autoplugin.refusal import Refusal, RefusalKind
 from trt_autoplugin.shape_expr import IntArithmetic
 from trt_autoplugin.support import OpSetSupport, SnapshotSupport
 
@@ -274,7 +275,8 @@ def test_fewer_parameters_than_tensorrt_passes_are_refused():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
 def test_without_cuda_a_region_stays_jit_with_the_reason():
     answer = aot_or_reason(_region("data_dependent", 0).body)
-    assert isinstance(answer, str) and "no CUDA device" in answer
+    assert isinstance(answer, Refusal) and "no CUDA device" in answer.message
+    assert answer.kind is RefusalKind.ENVIRONMENT
 
 
 def test_check_cases_cover_empty_single_odd_and_maximal_sizes():
@@ -315,14 +317,14 @@ def test_pointwise_and_reduction_example_regions_get_aot_kernels(cuda_answers):
             assert all(t.checked_shapes for t in answer.tactics())
             assert len({t.config for t in answer.tactics()}) == len(answer.tactics())
         else:
-            assert isinstance(answer, str) and answer, f"{name}: {region.targets}"
+            assert isinstance(answer, Refusal), f"{name}: {region.targets}"
 
 
 @pytest.mark.gpu
 @given(batch=batch_sizes() | st.integers(0, 4096), seed=st.integers(0, 2**31 - 1))
 def test_aot_kernels_match_eager_over_drawn_batches(cuda_answers, batch: int, seed: int):
     for _, region, kernel in cuda_answers:
-        if isinstance(kernel, str):
+        if isinstance(kernel, Refusal):
             continue
         for tactic in kernel.tactics():  # TensorRT may pick any of them
             _launch_and_compare(region, tactic, batch, seed)
@@ -457,3 +459,5 @@ def test_regions_reading_integer_indices_are_refused_before_compiling():
     support = OpSetSupport(unsupported=["aten.sin", "aten.index"], base=SnapshotSupport())
     (region,) = autoplugin(ep, support=support).regions
     assert "read as indices by aten.index" in index_inputs_reason(region.body)
+    if torch.cuda.is_available():
+        assert aot_or_reason(region.body).kind is RefusalKind.INDEX_BOUNDS

@@ -15,7 +15,6 @@ from trt_autoplugin import examples
 from trt_autoplugin.converter import (
     has_symbolic_dims,
     input_tensor_names,
-    is_torch_tensorrt_available,
     plugin_inputs,
     plugin_layer_name,
     register_converter,
@@ -25,6 +24,7 @@ from trt_autoplugin.errors import MissingDependencyError, PluginError
 from trt_autoplugin.outline import OutlinedRegion, region_body
 from trt_autoplugin.partition import propose_regions
 from trt_autoplugin.pipeline import autoplugin
+from trt_autoplugin.probes import is_torch_tensorrt_available
 from trt_autoplugin.support import OpSetSupport, SnapshotSupport, support_report
 
 OP = "trt_autoplugin::region_0123456789abcdef"

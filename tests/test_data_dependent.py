@@ -22,6 +22,7 @@ from trt_autoplugin.data_dependent import BOUNDS, SizeTensor, is_non_decreasing
 from trt_autoplugin.outline import OutlinedRegion, run_body
 from trt_autoplugin.pipeline import outline_graph_module
 from trt_autoplugin.pluggable import plugin_refusal_reason, region_refusal_reason, size_tensors
+from trt_autoplugin.refusal import RefusalKind
 from trt_autoplugin.shape_expr import IntArithmetic, translate_shapes
 from trt_autoplugin.support import OpSetSupport, SnapshotSupport
 
@@ -200,12 +201,14 @@ def test_an_extent_without_a_bound_is_refused_with_the_reason() -> None:
     report = autoplugin(ep, support=oracle, min_block_size=1).report
     (left,) = [e for e in report.left_in_graph if e.target == "aten.repeat_interleave.Tensor"]
     assert "no upper bound" in left.reason and "repeat_interleave" in left.reason
+    assert left.kind == "unbounded-data-dependent"
 
 
 def test_fallback_data_dependent_ops_refuses_a_region_with_size_tensors(case_regions) -> None:
     region = case_regions["masked_select"]
-    reason = region_refusal_reason(region.body, fallback_data_dependent_ops=True)
-    assert reason is not None and "fallback_data_dependent_ops" in reason
+    refusal = region_refusal_reason(region.body, fallback_data_dependent_ops=True)
+    assert refusal is not None and "fallback_data_dependent_ops" in refusal.message
+    assert refusal.kind is RefusalKind.FALLBACK_DATA_DEPENDENT
     assert region_refusal_reason(region.body) is None
 
 
@@ -219,6 +222,7 @@ def test_fallback_data_dependent_ops_leaves_masked_select_in_the_graph() -> None
     (left,) = report.left_in_graph
     assert left.target == "aten.masked_select.default"
     assert "fallback_data_dependent_ops" in left.reason
+    assert left.kind == "fallback-data-dependent"
     assert all(not r.size_tensors for r in report.regions)
 
 

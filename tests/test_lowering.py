@@ -25,6 +25,7 @@ from trt_autoplugin.lowering import (
 )
 from trt_autoplugin.outline import NAMESPACE
 from trt_autoplugin.pluggable import executed_ops_reason
+from trt_autoplugin.refusal import Implementation, RefusalKind
 from trt_autoplugin.support import OpSetSupport, SnapshotSupport
 
 
@@ -98,6 +99,7 @@ def test_a_region_tensorrt_cant_take_stays_in_the_graph_with_its_reason() -> Non
     reasons = {e.node: e.reason for e in outcome.report.left_in_graph}
     assert set(reasons) == {"upsample_nearest1d", "lgamma"}
     assert all("TensorRT shape expression" in r for r in reasons.values())
+    assert {e.kind for e in outcome.report.left_in_graph} == {"shape"}
     torch.testing.assert_close(gm(x), _Interpolate()(x))
 
 
@@ -114,6 +116,7 @@ def test_torch_executed_ops_stay_in_pytorch(listed: object) -> None:
     assert [r.targets for r in outcome.regions] == [("aten.digamma.default",)]
     (entry,) = outcome.report.left_in_graph
     assert entry.node == "lgamma" and "torch_executed_ops" in entry.reason
+    assert entry.kind == "torch-executed-ops"
     torch.testing.assert_close(gm(x), _Blocks()(x))
 
 
@@ -164,7 +167,7 @@ def test_segment_counts_reads_torch_tensorrts_submodule_names() -> None:
 
 
 def test_without_torch_tensorrt_the_entry_points_say_what_is_missing() -> None:
-    from trt_autoplugin.converter import is_torch_tensorrt_available
+    from trt_autoplugin.probes import is_torch_tensorrt_available
 
     if is_torch_tensorrt_available():
         pytest.skip("torch_tensorrt imports here")
@@ -260,11 +263,13 @@ def test_implementations_say_why_a_region_stays_jit() -> None:
     kernels, entries = implementations(regions, aot=False)
     assert kernels == (None,) * len(regions)
     assert [e.op for e in entries] == [r.name for r in regions]
-    assert {e.implementation for e in entries} == {"JIT"}
-    assert all(e.reason == "AOT kernels were not requested" for e in entries)
+    assert {e.implementation for e in entries} == {Implementation.JIT}
+    assert all(str(e.reason) == "AOT kernels were not requested" for e in entries)
+    assert {e.reason.kind for e in entries} == {RefusalKind.NOT_REQUESTED}
     if not torch.cuda.is_available():
         _, entries = implementations(regions, aot=True)
-        assert all("no CUDA device" in e.reason for e in entries)
+        assert all("no CUDA device" in e.reason.message for e in entries)
+        assert {e.reason.kind for e in entries} == {RefusalKind.ENVIRONMENT}
 
 
 def test_repeated_region_ops_build_one_kernel(monkeypatch: pytest.MonkeyPatch) -> None:

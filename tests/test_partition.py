@@ -20,6 +20,7 @@ from trt_autoplugin.partition import (
     is_inert_randomness,
     propose_regions,
 )
+from trt_autoplugin.refusal import RefusalKind
 from trt_autoplugin.support import (
     OpSetSupport,
     SnapshotSupport,
@@ -263,7 +264,9 @@ def test_a_complex_program_input_is_refused_and_named() -> None:
     partition = propose_regions(gm, support_report(gm, oracle))
     assert partition.regions == ()
     (mul,) = [n.name for n in gm.graph.nodes if n.target is torch.ops.aten.mul.Tensor]
-    assert partition.refused[mul].startswith("reads args_0, a complex program input")
+    assert partition.refused[mul].message.startswith("reads args_0, a complex program input")
+    assert partition.refused[mul].kind is RefusalKind.COMPLEX_CROSSING
+    assert partition.refused[mul].node == mul
 
 
 def _attention(dropout_p: float) -> object:
@@ -328,7 +331,8 @@ def test_randomness_that_cannot_happen_is_outlined(fn: object, inert: bool) -> N
         assert not partition.refused
         assert any(node.name in region.nodes for region in partition.regions)
     else:
-        assert partition.refused[node.name].startswith("draws random numbers")
+        assert partition.refused[node.name].message.startswith("draws random numbers")
+        assert partition.refused[node.name].kind is RefusalKind.RANDOMNESS
 
 
 @given(st.floats(min_value=0.0, max_value=1.0), st.booleans())
@@ -371,7 +375,9 @@ def test_sym_float_read_outside_the_regions_is_refused() -> None:
     (sym_float,) = [n for n in gm.graph.nodes if n.target is torch.sym_float]
     partition = propose_regions(gm, support_report(gm, SnapshotSupport()))
     assert partition.recomputed == ()
-    assert partition.refused[sym_float.name].startswith("returns a non-tensor value (SymFloat)")
+    refusal = partition.refused[sym_float.name]
+    assert refusal.message.startswith("returns a non-tensor value (SymFloat)")
+    assert refusal.kind is RefusalKind.NON_TENSOR_OUTPUT
 
 
 def test_an_effect_token_call_is_refused_as_what_it_is() -> None:
@@ -385,7 +391,8 @@ def test_an_effect_token_call_is_refused_as_what_it_is() -> None:
         pytest.skip(f"torch {torch.__version__}'s decomposition drops the linalg error check")
     (effect,) = effects
     partition = propose_regions(gm, support_report(gm, SnapshotSupport()))
-    assert partition.refused[effect.name].startswith(
+    refusal = partition.refused[effect.name]
+    assert refusal.message.startswith(
         "an effect-token call (with_effects) of aten._linalg_check_errors.default"
     )
-    assert "control flow" not in partition.refused[effect.name]
+    assert refusal.kind is RefusalKind.EFFECT_TOKEN

@@ -129,7 +129,6 @@ def test_masked_select_becomes_a_plugin_with_a_size_tensor(
     (size,) = region.size_tensors
     assert (size.extent, size.upper_bound) == (region.outputs[0][len("float32[") : -1], "16*s77")
     assert "masked_select" in size.source
-    assert "Data-dependent outputs (size tensors)" in report.to_markdown()
 
 
 def test_complex_values_stay_inside_one_region(
@@ -146,14 +145,6 @@ def test_two_outputs_of_different_dtypes(
     (region,) = results["custom_op"][1].regions
     assert [s.dtype for s in region.output_specs] == [torch.int8, torch.float32]
     assert "trt_autoplugin_examples.quantize_rows.default" in region.targets
-
-
-def test_conditional_converters_are_reported() -> None:
-    # From Torch-TensorRT 2.12 on, the convolution converter has a capability validator (2.11's
-    # has none, so the snapshot is named rather than chosen by the installed torch).
-    ep = examples.export_example("spectral")
-    conditional = autoplugin(ep, support=SnapshotSupport("2.13.0")).report.conditional
-    assert any(e.target == "aten.convolution.default" for e in conditional)
 
 
 def test_op_names_are_the_same_in_a_new_process(
@@ -211,23 +202,6 @@ def test_symbolic_sizes_read_from_outside_are_recomputed_inside() -> None:
         if getattr(region_node.target, "namespace", None) == NAMESPACE
         for arg in region_node.all_input_nodes
     )
-
-
-def test_report_lists_plugin_implementations() -> None:
-    import dataclasses
-
-    from trt_autoplugin.report import ImplementationEntry
-
-    result = autoplugin(examples.export_example("cumulative"), support=SnapshotSupport())
-    entries = (
-        ImplementationEntry(result.regions[0].name, "JIT", None, "an extern call"),
-        ImplementationEntry.of(result.regions[1].name, "no CUDA device"),
-    )
-    report = dataclasses.replace(result.report, implementations=entries)
-    markdown = report.to_markdown()
-    assert "## Plugin implementations" in markdown
-    assert f"| `{result.regions[1].name}` | JIT |  | no CUDA device |" in markdown
-    assert report.to_dict()["implementations"][0]["reason"] == "an extern call"
 
 
 class _BuiltinNamedInput(torch.nn.Module):
@@ -448,6 +422,9 @@ def test_sym_float_of_a_region_left_in_the_graph_stays_with_its_reason() -> None
     left = {entry.target: entry.reason for entry in result.report.left_in_graph}
     assert "torch_executed_ops" in left["prims.div.default"]
     assert left["torch.sym_float"].startswith("returns a non-tensor value (SymFloat)")
+    kinds = {entry.target: entry.kind for entry in result.report.left_in_graph}
+    assert kinds["prims.div.default"] == "torch-executed-ops"
+    assert kinds["torch.sym_float"] == "non-tensor-output"
 
 
 class _Factories(torch.nn.Module):
@@ -475,6 +452,7 @@ def test_factory_regions_without_inputs_stay_in_pytorch_with_the_reason() -> Non
     assert result.report.left_in_graph
     for entry in result.report.left_in_graph:
         assert "no tensor inputs" in entry.reason, entry
+        assert entry.kind == "no-tensor-input", entry
     torch.testing.assert_close(result.program.module()(x), _Factories()(x))
 
 
@@ -607,5 +585,6 @@ def test_a_check_on_a_value_tensorrt_computes_stays_in_pytorch() -> None:
     (left,) = result.report.left_in_graph
     assert left.target == "aten._linalg_check_errors.default"
     assert left.reason.startswith("a check that only raises")
+    assert left.kind == "idle-check"
     singular = torch.zeros(2, 3, 3)
     assert _raised(result.program.module(), singular) is _raised(model, singular) is not None

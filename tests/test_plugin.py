@@ -1,24 +1,17 @@
-"""Tests for `trt_autoplugin.plugin`: refusals, dtypes, buffers, descriptors and the JIT launch.
+"""Tests for `trt_autoplugin.plugin`: refusals, dtypes, descriptors and registration.
 
-Three tiers:
+Three tiers (the JIT launch and its buffers are tested in ``test_jit.py``):
 
-* CPU: everything that needs neither TensorRT nor a GPU (refusals, dtype names, the buffers'
-  ``__cuda_array_interface__``, output shapes through the translation).
-* QDP stand-in (CPU, or GPU for the launch): TensorRT's own pure-Python ``tensorrt.plugin`` layer
-  loaded over a stand-in for the compiled ``tensorrt`` module. See `standin_trt`'s docstring for
-  what that proves and what it doesn't. Skipped when the layer's sources are not found.
-* ``gpu``: `jit_launch` on CUDA buffers shaped as TensorRT passes them; ``tensorrt``: the real
-  thing.
+* CPU: everything that needs neither TensorRT nor a GPU (refusals, dtype names, output shapes
+  through the translation).
+* QDP stand-in (CPU): TensorRT's own pure-Python ``tensorrt.plugin`` layer loaded over a stand-in
+  for the compiled ``tensorrt`` module (the `standin_trt` fixture; ``tests/standin/qdp.py`` says
+  what that proves and what it doesn't). Skipped when the layer's sources are not found.
+* ``tensorrt``: the real thing.
 """
 
 import dataclasses
-import enum
-import importlib.util
-import math
-import os
-import sys
-import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +20,7 @@ import sympy
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from standin.qdp import IntBuilder, IntDim, SizeDim, plugin_instance, trt_dtype
 from strategies import batch_sizes
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.export import Dim
@@ -38,16 +32,14 @@ from trt_autoplugin.partition import propose_regions
 from trt_autoplugin.pipeline import autoplugin
 from trt_autoplugin.pluggable import size_tensors
 from trt_autoplugin.plugin import (
-    CudaBuffer,
-    foreign_ops,
     is_plugin_dtype,
-    jit_launch,
     plugin_id,
     plugin_refusal_reason,
     register_plugin,
     tensorrt_plugin_import_error,
     trt_dtype_name,
 )
+from trt_autoplugin.refusal import RefusalKind
 from trt_autoplugin.shape_expr import IntArithmetic, translate_shapes
 from trt_autoplugin.support import OpSetSupport, support_report
 
@@ -65,13 +57,8 @@ PLUGIN_DTYPES = {
 # --- regions used throughout ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def example_regions(example_results) -> dict[str, tuple[OutlinedRegion, ...]]:
-    """Every built-in example's regions, outlined with the shipped snapshot."""
-    return {name: result.regions for name, (_, result) in example_results.items()}
-
-
-def _regions_of(model: torch.nn.Module, inputs: tuple, ops: Sequence[str], dynamic=None):
+def regions_of(model: torch.nn.Module, inputs: tuple, ops: Sequence[str], dynamic=None):
+    """The regions autoplugin outlines from ``model`` where ``ops`` are unsupported."""
     ep = torch.export.export(model, inputs, dynamic_shapes=dynamic)
     return autoplugin(ep, support=OpSetSupport(unsupported=ops)).regions
 
@@ -110,7 +97,7 @@ def mixed_region(dtype: torch.dtype) -> OutlinedRegion:
     x = torch.ones(3, 4, dtype=dtype)
     dims = ({0: Dim("rows", min=0, max=64), 1: Dim("cols", min=0, max=64)},)
     ops = ["aten.cumsum", "aten.flip", "aten.ne", "aten.__and__"]
-    (region,) = _regions_of(_Mixed(), (x,), ops, dims)
+    (region,) = regions_of(_Mixed(), (x,), ops, dims)
     return region
 
 
@@ -134,8 +121,9 @@ def test_other_dtypes_are_refused_with_the_supported_list(dtype: torch.dtype) ->
 
 def test_a_float64_boundary_is_refused_naming_region_and_tensor() -> None:
     (body,) = _proposed_bodies(_Lgamma(), (torch.rand(4, 3, dtype=torch.float64),), ["aten.lgamma"])
-    reason = plugin_refusal_reason(body)
-    assert reason is not None
+    refusal = plugin_refusal_reason(body)
+    assert refusal is not None and refusal.kind is RefusalKind.DTYPE
+    reason = refusal.message
     assert plugin_id(body) in reason and "input 0" in reason and "float64" in reason
 
 
@@ -150,15 +138,18 @@ def test_a_float_size_is_refused_with_the_translation_reason() -> None:
     dims = ({2: Dim("length", min=2, max=64)},)
     ops = ["aten.lgamma", "aten.upsample_nearest1d"]
     (body,) = _proposed_bodies(_Interpolate(), (torch.rand(2, 3, 8),), ops, dims)
-    reason = plugin_refusal_reason(body)
-    assert reason is not None and plugin_id(body) in reason
+    refusal = plugin_refusal_reason(body)
+    assert refusal is not None and refusal.kind is RefusalKind.SHAPE
+    reason = refusal.message
+    assert plugin_id(body) in reason
     assert "output 0 dim 2" in reason and "integer-only" in reason
 
 
 def test_a_rank_above_tensorrt_dims_is_refused() -> None:
     (body,) = _proposed_bodies(_Lgamma(), (torch.rand((2,) * 9),), ["aten.lgamma"])
-    reason = plugin_refusal_reason(body)
-    assert reason is not None and "rank 9" in reason
+    refusal = plugin_refusal_reason(body)
+    assert refusal is not None and refusal.kind is RefusalKind.RANK
+    assert "rank 9" in refusal.message
 
 
 def test_every_example_region_can_be_a_plugin(example_regions) -> None:
@@ -179,8 +170,8 @@ def test_register_without_tensorrt_says_what_is_missing(example_regions) -> None
 # --- output shapes through the translation (CPU) -------------------------------------------------
 
 
-def _example_inputs(name: str, batch: int, region: OutlinedRegion) -> list[torch.Tensor]:
-    """Inputs for a region of an example: batch-sized where the spec is symbolic."""
+def region_inputs(region: OutlinedRegion, batch: int) -> list[torch.Tensor]:
+    """Random inputs for a region: batch-sized where the spec is symbolic."""
     return [
         torch.randn([batch if not isinstance(d, int) else d for d in spec.shape]).to(spec.dtype)
         for spec in region.input_specs
@@ -192,7 +183,7 @@ def _example_inputs(name: str, batch: int, region: OutlinedRegion) -> list[torch
 def test_descriptor_shapes_equal_real_shapes(example_regions, name: str, batch: int) -> None:
     """The expressions the descriptor emits, evaluated on ints, give the body's real shapes."""
     for region in example_regions[name]:
-        inputs = _example_inputs(name, batch, region)
+        inputs = region_inputs(region, batch)
         real = _real_shapes(region.body, inputs)
         input_shapes = [s.shape for s in region.input_specs]
         output_shapes = [s.shape for s in region.output_specs]
@@ -238,257 +229,13 @@ def _real_shapes(body: RegionBody, inputs: list[torch.Tensor]) -> list[tuple[int
 
 @given(rows=st.integers(0, 9), cols=st.integers(0, 9))
 def test_descriptor_shapes_of_a_two_symbol_region(rows: int, cols: int) -> None:
-    region = _mixed_regions()[torch.float32]
+    region = mixed_regions()[torch.float32]
     x = torch.randn(rows, cols)
     real = [tuple(out.shape) for out in run_body(region.body, [x])]
     assert region.infer_output_shapes([x.shape]) == real
 
 
-# --- buffers (CPU) -------------------------------------------------------------------------------
-
-
-TYPESTRS = {
-    torch.float32: "<f4",
-    torch.float16: "<f2",
-    torch.bfloat16: "<i2",  # numpy has no bfloat16: int16 of the same size, viewed back
-    torch.int8: "|i1",
-    torch.int32: "<i4",
-    torch.int64: "<i8",
-    torch.bool: "|b1",
-}
-
-
-@pytest.mark.parametrize("dtype", list(PLUGIN_DTYPES), ids=str)
-def test_cuda_buffer_describes_the_memory_in_bytes(dtype: torch.dtype) -> None:
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    buffer = CudaBuffer(ptr=4096, shape=(2, 3), strides=(3, 1), dtype=dtype)
-    interface = buffer.__cuda_array_interface__
-    assert interface["shape"] == (2, 3)
-    assert interface["strides"] == (3 * itemsize, itemsize)
-    assert interface["data"] == (4096, False)
-    assert interface["version"] == 3
-    assert interface["typestr"] == TYPESTRS[dtype]
-    if dtype != torch.bfloat16:
-        assert interface["typestr"] == _numpy_typestr(dtype)
-
-
-def _numpy_typestr(dtype: torch.dtype) -> str:
-    import numpy as np
-
-    return np.dtype(torch.empty((), dtype=dtype).numpy().dtype).str
-
-
-def test_cuda_buffer_refuses_other_dtypes_and_rank_mismatch() -> None:
-    with pytest.raises(PluginError, match="float64"):
-        CudaBuffer(ptr=0, shape=(1,), strides=(1,), dtype=torch.float64)
-    with pytest.raises(PluginError, match="rank"):
-        CudaBuffer(ptr=0, shape=(1, 2), strides=(1,), dtype=torch.float32)
-
-
-def test_jit_launch_checks_buffer_counts_first(example_regions) -> None:
-    body = example_regions["custom_op"][0].body
-    buffer = CudaBuffer(ptr=0, shape=(0, 32), strides=(32, 1), dtype=torch.float32)
-    with pytest.raises(PluginError, match="2 outputs; got 1 and 1"):
-        jit_launch(body, [buffer], [buffer], 0)
-
-
 # --- TensorRT's QDP layer over a stand-in (CPU) --------------------------------------------------
-
-
-def _qdp_source() -> Path | None:
-    """Where TensorRT's pure-Python ``tensorrt.plugin`` sources are, if anywhere here."""
-    candidates = [os.environ.get("TRT_AUTOPLUGIN_QDP_SOURCE")]
-    spec = importlib.util.find_spec("tensorrt_bindings")
-    if spec is not None and spec.submodule_search_locations:
-        candidates += [str(Path(p) / "plugin") for p in spec.submodule_search_locations]
-    candidates.append("/tmp/wheels/trtb/tensorrt_bindings/plugin")
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "_validate.py").is_file():
-            return Path(candidate)
-    return None
-
-
-class _IntDim:
-    """``trt.IDimensionExpr`` stand-in: a known integer (the stand-in builder folds everything)."""
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def is_constant(self) -> bool:
-        return True
-
-    def get_constant_value(self) -> int:
-        return self.value
-
-
-_OPERATIONS = {
-    "SUM": lambda a, b: a + b,
-    "SUB": lambda a, b: a - b,
-    "PROD": lambda a, b: a * b,
-    "FLOOR_DIV": lambda a, b: a // b,
-    "CEIL_DIV": lambda a, b: -(-a // b),
-    "MAX": max,
-    "MIN": min,
-    "EQUAL": lambda a, b: int(a == b),
-    "LESS": lambda a, b: int(a < b),
-}
-
-
-@dataclasses.dataclass
-class _SizeDim:
-    """What ``IExprBuilder.declare_size_tensor`` gives: a dim known only at run time."""
-
-    index: int
-    opt: int
-    upper: int
-
-    def is_constant(self) -> bool:
-        return False
-
-
-class _IntBuilder:
-    """``trt.IExprBuilder`` stand-in evaluating every operation on ints."""
-
-    def constant(self, value: int) -> _IntDim:
-        return _IntDim(value)
-
-    def declare_size_tensor(self, index: int, opt: _IntDim, upper: _IntDim) -> _SizeDim:
-        return _SizeDim(index, opt.value, upper.value)
-
-    def operation(self, operation: enum.Enum, left: _IntDim, right: _IntDim) -> _IntDim:
-        return _IntDim(_OPERATIONS[operation.name](left.value, right.value))
-
-
-class _Registry:
-    """``trt.IPluginRegistry`` stand-in: creators by (name, namespace)."""
-
-    def __init__(self) -> None:
-        self.creators: dict[tuple[str, str], Any] = {}
-
-    def register_creator(self, creator: Any, namespace: str) -> bool:
-        self.creators[(creator.name, namespace)] = creator
-        return True
-
-    def get_creator(self, name: str, version: str, namespace: str) -> Any:
-        return self.creators.get((name, namespace))
-
-    def deregister_creator(self, creator: Any) -> bool:
-        keys = [k for k, v in self.creators.items() if v is creator]
-        for key in keys:
-            del self.creators[key]
-        return bool(keys)
-
-
-class _Base:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-def _standin_tensorrt() -> types.ModuleType:
-    import numpy as np
-
-    trt = types.ModuleType("tensorrt")
-    trt.__path__ = []  # a package, so that tensorrt.plugin can load under it
-    names = ["FLOAT", "HALF", "BF16", "INT8", "INT32", "INT64", "BOOL", "UINT8", "FP8", "INT4"]
-    trt.DataType = enum.Enum("DataType", names)
-    trt.float32, trt.float16, trt.int32 = trt.DataType.FLOAT, trt.DataType.HALF, trt.DataType.INT32
-    numpy_types = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32}
-    numpy_types |= {"INT64": np.int64, "BOOL": np.bool_, "UINT8": np.uint8}
-    trt.nptype = lambda dtype: numpy_types[dtype.name]
-    trt.DimensionOperation = enum.Enum("DimensionOperation", list(_OPERATIONS))
-    trt.PluginFieldType = enum.Enum(
-        "PluginFieldType",
-        ["FLOAT16", "FLOAT32", "FLOAT64", "INT8", "INT16", "INT32", "INT64", "CHAR", "UNKNOWN"],
-    )
-    trt.TensorRTPhase = enum.Enum("TensorRTPhase", ["BUILD", "RUNTIME"])
-    trt.TensorFormat = enum.Enum("TensorFormat", ["LINEAR"])
-    trt.PluginArgType = enum.Enum("PluginArgType", ["INT"])
-    trt.PluginArgDataType = enum.Enum("PluginArgDataType", ["INT8", "INT16", "INT32"])
-    # Its presence turns on tensorrt.plugin's AOT half (aot_impl, KernelLaunchParams).
-    trt.QuickPluginCreationRequest = enum.Enum(
-        "QuickPluginCreationRequest",
-        ["UNKNOWN", "PREFER_AOT", "PREFER_JIT", "STRICT_AOT", "STRICT_JIT"],
-    )
-    trt.Logger = type("Logger", (_Base,), {"WARNING": 2, "log": lambda self, s, m: None})
-    trt.Dims = type("Dims", (tuple,), {"MAX_DIMS": 8})
-    trt.DimsExprs = lambda n: [None] * n
-    trt.IDimensionExpr = _IntDim
-    trt.PluginField = lambda name, data=None, type=None: types.SimpleNamespace(name=name, data=data)
-    trt.PluginFieldCollection = list
-    for name in [
-        "IPluginV3",
-        "IPluginV3QuickCore",
-        "IPluginV3QuickBuild",
-        "IPluginV3QuickRuntime",
-        "IPluginV3QuickAOTBuild",
-        "IPluginCreatorV3Quick",
-        "ITensor",
-        "ISymExpr",
-        "DynamicPluginTensorDesc",
-        "PluginTensorDesc",
-        "IExprBuilder",
-    ]:
-        setattr(trt, name, type(name, (_Base,), {}))
-    registry = _Registry()
-    trt.get_plugin_registry = lambda: registry
-    return trt
-
-
-@pytest.fixture
-def standin_trt(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
-    """TensorRT 11.4's pure-Python ``tensorrt.plugin`` over a stand-in ``tensorrt`` module.
-
-    The stand-in replaces the compiled ``tensorrt`` module: enums (DataType, DimensionOperation,
-    PluginFieldType, ...), empty base classes for the plugin interfaces, a dict-backed plugin
-    registry, and an ``IExprBuilder`` that folds every shape operation into an integer.
-    Everything in ``tensorrt.plugin`` itself is TensorRT's own code: ``register``/``impl`` and
-    their validators (``_validate.py``), ``PluginDef``, the plugin creator, and the JIT plugin
-    class whose ``get_output_data_types``/``get_output_shapes`` call our descriptor as TensorRT's
-    builder would.
-
-    This proves: the generated declarations pass TensorRT's validators; the descriptor gives the
-    right number of outputs with the right dtypes; its shape expressions use only operations
-    ``tensorrt.plugin`` offers and evaluate to the real shapes. It does not prove: that
-    TensorRT's C++ builder accepts the plugin, that ``add_plugin`` works, or anything about
-    engines. It is not a TensorRT test.
-    """
-    source = _qdp_source()
-    if source is None:
-        pytest.skip("TensorRT's tensorrt.plugin sources not found (set TRT_AUTOPLUGIN_QDP_SOURCE)")
-    saved = {k: v for k, v in sys.modules.items() if k == "tensorrt" or k.startswith("tensorrt.")}
-    for key in saved:
-        monkeypatch.delitem(sys.modules, key)
-    trt = _standin_tensorrt()
-    monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    spec = importlib.util.spec_from_file_location(
-        "tensorrt.plugin", source / "__init__.py", submodule_search_locations=[str(source)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "tensorrt.plugin", module)
-    spec.loader.exec_module(module)
-    trt.plugin = module
-    try:
-        yield trt
-    finally:
-        from trt_autoplugin import plugin as plugin_module
-
-        for handle in list(plugin_module._PLUGINS.values()):
-            handle.destroy()
-        # The package imported its submodules itself; monkeypatch restores only what it set.
-        for key in [k for k in sys.modules if k.startswith("tensorrt.plugin.")]:
-            del sys.modules[key]
-
-
-def _plugin_instance(trt: types.ModuleType, qdp_id: str) -> Any:
-    """The JIT plugin TensorRT's creator makes for a registered id (as ``add_plugin`` would)."""
-    from tensorrt.plugin._lib import QDP_CREATORS
-
-    namespace, name = qdp_id.split("::")
-    return QDP_CREATORS[qdp_id].create_plugin(name, namespace, [], trt.TensorRTPhase.BUILD)
-
-
-def _trt_dtype(trt: types.ModuleType, dtype: torch.dtype) -> Any:
-    return getattr(trt.DataType, PLUGIN_DTYPES[dtype])
 
 
 def test_declarations_pass_tensorrts_validators(standin_trt, example_regions) -> None:
@@ -513,27 +260,27 @@ def test_descriptor_declares_each_outputs_own_dtype(standin_trt, example_regions
     trt = standin_trt
     for region in (*example_regions["custom_op"], *example_regions["cumulative"]):
         register_plugin(region.body)
-        plugin = _plugin_instance(trt, region.name)
-        input_types = [_trt_dtype(trt, s.dtype) for s in region.input_specs]
+        plugin = plugin_instance(trt, region.name)
+        input_types = [trt_dtype(trt, s.dtype) for s in region.input_specs]
         ranks = [len(s.shape) for s in region.input_specs]
         got = plugin.get_output_data_types(input_types, ranks)
-        assert got == [_trt_dtype(trt, s.dtype) for s in region.output_specs]
+        assert got == [trt_dtype(trt, s.dtype) for s in region.output_specs]
 
 
 def test_descriptor_declares_mixed_dtypes(standin_trt) -> None:
     trt = standin_trt
-    for dtype, region in _mixed_regions().items():
+    for dtype, region in mixed_regions().items():
         register_plugin(region.body)
-        plugin = _plugin_instance(trt, region.name)
-        got = plugin.get_output_data_types([_trt_dtype(trt, dtype)], [2])
-        assert got == [_trt_dtype(trt, s.dtype) for s in region.output_specs]
+        plugin = plugin_instance(trt, region.name)
+        got = plugin.get_output_data_types([trt_dtype(trt, dtype)], [2])
+        assert got == [trt_dtype(trt, s.dtype) for s in region.output_specs]
 
 
 def test_descriptor_refuses_an_input_of_another_dtype(standin_trt, example_regions) -> None:
     trt = standin_trt
     region = example_regions["distribution"][0]
     register_plugin(region.body)
-    plugin = _plugin_instance(trt, region.name)
+    plugin = plugin_instance(trt, region.name)
     with pytest.raises(PluginError, match="traced with"):
         plugin.get_output_data_types([trt.DataType.HALF], [2])
 
@@ -547,20 +294,20 @@ def test_tensorrt_shape_callback_gives_real_shapes(
     trt = standin_trt
     for region in example_regions[name]:
         register_plugin(region.body)
-        plugin = _plugin_instance(trt, region.name)
-        inputs = _example_inputs(name, batch, region)
+        plugin = plugin_instance(trt, region.name)
+        inputs = region_inputs(region, batch)
         plugin.get_output_data_types(
-            [_trt_dtype(trt, x.dtype) for x in inputs], [x.dim() for x in inputs]
+            [trt_dtype(trt, x.dtype) for x in inputs], [x.dim() for x in inputs]
         )
-        dims = [[_IntDim(d) for d in x.shape] for x in inputs]
-        exprs = plugin.get_output_shapes(dims, [], _IntBuilder())
+        dims = [[IntDim(d) for d in x.shape] for x in inputs]
+        exprs = plugin.get_output_shapes(dims, [], IntBuilder())
         real = _real_shapes(region.body, inputs)
         num_sizes = len(size_tensors(region.body))
         # Size tensors are scalars after the outputs; their dims are declared, not computed.
         assert [len(e) for e in exprs[len(real) :]] == [0] * num_sizes
         for out, shape in zip(exprs, real, strict=False):
             for expr, size in zip(out, shape, strict=True):
-                if isinstance(expr, _SizeDim):
+                if isinstance(expr, SizeDim):
                     assert size <= expr.upper and expr.opt == -(-expr.upper // 2)
                     assert expr.index >= len(real)
                 else:
@@ -595,193 +342,6 @@ def test_a_foreign_plugin_of_the_same_id_is_not_overwritten(standin_trt, example
 
     with pytest.raises(PluginError, match="not by trt_autoplugin"):
         register_plugin(region.body)
-
-
-# --- the JIT launch on CUDA (gpu) ----------------------------------------------------------------
-
-
-class _TrtLikeBuffer:
-    """Exactly the ``__cuda_array_interface__`` that ``trtp.Tensor`` gives (11.4, non-BF16)."""
-
-    def __init__(self, tensor: torch.Tensor, stream: int) -> None:
-        self._interface = {
-            "shape": tuple(tensor.shape),
-            "typestr": _numpy_typestr(tensor.dtype),
-            "stream": stream,
-            "version": 3,
-            "data": (tensor.data_ptr(), False),
-            "strides": tuple(s * tensor.element_size() for s in tensor.stride()),
-        }
-
-    @property
-    def __cuda_array_interface__(self) -> dict[str, Any]:
-        return self._interface
-
-
-def _poisoned(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
-    """An output buffer full of garbage: NaN for floats, 0x7F bytes otherwise."""
-    if dtype.is_floating_point:
-        return torch.full(tuple(shape), math.nan, dtype=dtype, device="cuda")
-    count = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
-    raw = torch.full((count,), 0x7F, dtype=torch.uint8, device="cuda")
-    return raw.view(dtype).reshape(tuple(shape))
-
-
-def _buffer(tensor: torch.Tensor, stream: int, raw: bool) -> object:
-    if raw or tensor.dtype == torch.bfloat16:
-        # TensorRT's own interface refuses BF16; this is what the plugin's impl builds instead.
-        return CudaBuffer(
-            tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()), tensor.dtype
-        )
-    return _TrtLikeBuffer(tensor, stream)
-
-
-def _launch(
-    body: RegionBody, inputs: list[torch.Tensor], outputs: list[torch.Tensor], raw: bool
-) -> None:
-    """`jit_launch` as TensorRT calls it: its own stream, ordered after the inputs' producer."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())  # TensorRT orders its inputs before enqueue
-    handle = stream.cuda_stream
-    jit_launch(
-        body,
-        [_buffer(x, handle, raw) for x in inputs],
-        [_buffer(o, handle, raw) for o in outputs],
-        handle,
-    )
-    stream.synchronize()
-
-
-def _launch_and_compare(body: RegionBody, inputs: list[torch.Tensor], raw: bool) -> None:
-    expected = run_body(body, inputs)
-    outputs = [_poisoned(e.shape, e.dtype) for e in expected]
-    _launch(body, inputs, outputs, raw)
-    for got, want in zip(outputs, expected, strict=True):
-        torch.testing.assert_close(got, want, equal_nan=True)
-
-
-@pytest.fixture(scope="module")
-def cuda_example_regions(cuda_example_results) -> dict[str, tuple[OutlinedRegion, ...]]:
-    """Example regions exported from the model on CUDA (bodies then bake no CPU device)."""
-    return {name: result.regions for name, (_, result) in cuda_example_results.items()}
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("name", examples.example_names())
-@given(batch=batch_sizes(), raw=st.booleans(), seed=st.integers(0, 2**31 - 1))
-def test_jit_launch_matches_eager_on_example_regions(
-    cuda_example_regions, name: str, batch: int, raw: bool, seed: int
-) -> None:
-    torch.manual_seed(seed)
-    for region in cuda_example_regions[name]:
-        if size_tensors(region.body):
-            continue  # data-dependent outputs take TensorRT's bound-sized buffers: test_jit.py
-        inputs = [x.cuda() for x in _example_inputs(name, batch, region)]
-        try:
-            run_body(region.body, inputs)
-        except RuntimeError:
-            # Eager refuses this size (e.g. an FFT of an empty batch): so must the plugin.
-            shapes = region.infer_output_shapes([x.shape for x in inputs])
-            specs = region.output_specs
-            outputs = [_poisoned(s, spec.dtype) for s, spec in zip(shapes, specs, strict=True)]
-            with pytest.raises(RuntimeError):
-                _launch(region.body, inputs, outputs, raw)
-            continue
-        _launch_and_compare(region.body, inputs, raw)
-
-
-def test_foreign_ops_are_the_ops_outside_pytorchs_core(example_regions) -> None:
-    (custom,) = example_regions["custom_op"]
-    assert foreign_ops(custom.body) == ("trt_autoplugin_examples.quantize_rows.default",)
-    for name in ("cumulative", "distribution", "spectral"):
-        for region in example_regions[name]:
-            assert foreign_ops(region.body) == (), region.targets
-
-
-class _DeformConv(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.randn(8, 4, 3, 3))
-
-    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-        from torchvision.ops import deform_conv2d
-
-        return deform_conv2d(x, offset, self.weight, padding=1)
-
-
-@pytest.mark.gpu
-def test_jit_launch_orders_kernels_that_ignore_the_current_stream() -> None:
-    """torchvision's deform_conv2d launches its im2col kernel on the legacy default stream.
-    TensorRT's stream is still writing the inputs (behind a sleep) when it enqueues the plugin:
-    the whole body must wait for it, or it reads the poisoned inputs."""
-    pytest.importorskip("torchvision")
-    inputs = (torch.randn(4, 4, 16, 16, device="cuda"), torch.randn(4, 18, 16, 16, device="cuda"))
-    batch = Dim("batch", max=64)
-    (region,) = _regions_of(
-        _DeformConv().cuda(),
-        inputs,
-        ["torchvision.deform_conv2d.default"],
-        ({0: batch}, {0: batch}),
-    )
-    assert foreign_ops(region.body) == ("torchvision.deform_conv2d.default",)
-    args = [x.cuda() for x in _example_inputs("deform_conv", 4, region)]
-    expected = run_body(region.body, args)
-    staged = [torch.full_like(x, math.nan) for x in args]
-    outputs = [_poisoned(e.shape, e.dtype) for e in expected]
-    stream = torch.cuda.Stream()  # non-blocking, like TensorRT's
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        torch.cuda._sleep(100_000_000)  # about 50 ms: TensorRT still producing the inputs
-        for destination, source in zip(staged, args, strict=True):
-            destination.copy_(source)
-    handle = stream.cuda_stream
-    jit_launch(
-        region.body,
-        [_buffer(x, handle, True) for x in staged],
-        [_buffer(o, handle, True) for o in outputs],
-        handle,
-    )
-    stream.synchronize()
-    for got, want in zip(outputs, expected, strict=True):
-        torch.testing.assert_close(got, want)
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("dtype", list(PLUGIN_DTYPES), ids=str)
-@given(rows=st.integers(0, 9), cols=st.integers(0, 9), raw=st.booleans())
-def test_jit_launch_matches_eager_for_every_dtype(
-    dtype: torch.dtype, rows: int, cols: int, raw: bool
-) -> None:
-    region = _mixed_regions()[dtype]
-    x = (torch.randn(rows, cols, device="cuda") * 4).to(dtype)
-    _launch_and_compare(region.body, [x], raw)
-
-
-@pytest.mark.gpu
-def test_jit_launch_through_tensorrts_enqueue(standin_trt, cuda_example_regions) -> None:
-    """TensorRT's own ``_TemplateJITPlugin.enqueue`` (stand-in descs) calls our impl on CUDA."""
-    trt = standin_trt
-    for region in cuda_example_regions["cumulative"]:
-        register_plugin(region.body)
-        plugin = _plugin_instance(trt, region.name)
-        inputs = [x.cuda() for x in _example_inputs("cumulative", 3, region)]
-        expected = run_body(region.body, inputs)
-        outputs = [_poisoned(e.shape, e.dtype) for e in expected]
-        plugin.get_output_data_types([_trt_dtype(trt, x.dtype) for x in inputs], [3])
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        plugin.enqueue(
-            [_desc(trt, x) for x in inputs],
-            [_desc(trt, o) for o in outputs],
-            [x.data_ptr() for x in inputs],
-            [o.data_ptr() for o in outputs],
-            [x.stride() for x in inputs],
-            [o.stride() for o in outputs],
-            stream.cuda_stream,
-        )
-        stream.synchronize()
-        for got, want in zip(outputs, expected, strict=True):
-            torch.testing.assert_close(got, want)
 
 
 @given(batch=batch_sizes())
@@ -834,11 +394,11 @@ def _assert_aot_launch(trtp: Any, aot_function: Any, kernel: Any, batch: int, ta
     ``(batch, 10, 16)`` input, returns ``kernel``'s PTX and launch."""
     from tensorrt.plugin._tensor import SymIntExpr
 
-    SymIntExpr._exprBuilder = _IntBuilder()
+    SymIntExpr._exprBuilder = IntBuilder()
     try:
         desc = trtp.TensorDesc()
         desc.shape_expr = trtp.ShapeExprs.from_tuple(
-            tuple(trtp.ShapeExpr(_IntDim(d)) for d in (batch, 10, 16))
+            tuple(trtp.ShapeExpr(IntDim(d)) for d in (batch, 10, 16))
         )
         name, ptx, launch, extra = aot_function(desc, (trtp.TensorDesc(),), tactic)
     finally:
@@ -887,15 +447,6 @@ def _recorded_aot_kernel(
     return dataclasses.replace(kernel(8, 64), alternatives=others)
 
 
-def _desc(trt: types.ModuleType, tensor: torch.Tensor) -> Any:
-    desc = trt.PluginTensorDesc()
-    desc.dims = trt.Dims(tensor.shape)
-    desc.type = _trt_dtype(trt, tensor.dtype)
-    desc.format = trt.TensorFormat.LINEAR
-    desc.scale = 1.0
-    return desc
-
-
 # --- real TensorRT (tensorrt) --------------------------------------------------------------------
 
 
@@ -917,39 +468,11 @@ def test_real_tensorrt_registers_and_destroys_every_example_plugin(example_regio
 _MIXED: dict[torch.dtype, OutlinedRegion] = {}
 
 
-def _mixed_regions() -> dict[torch.dtype, OutlinedRegion]:
+def mixed_regions() -> dict[torch.dtype, OutlinedRegion]:
     """`mixed_region` for every plugin dtype, built once per session (exporting takes time)."""
     if not _MIXED:
         _MIXED.update({dtype: mixed_region(dtype) for dtype in PLUGIN_DTYPES})
     return _MIXED
-
-
-def test_registration_handles_unregister_once_across_threads() -> None:
-    import threading
-
-    from trt_autoplugin.plugin import RegistrationHandle
-
-    calls = []
-
-    class Counting(RegistrationHandle):
-        __slots__ = ()
-        _lock = threading.RLock()
-
-        def _unregister(self) -> None:
-            calls.append(1)
-
-        def _name(self) -> str:
-            return "counting"
-
-    handle = Counting()
-    assert repr(handle) == "Counting('counting', registered)"
-    threads = [threading.Thread(target=handle.destroy) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert calls == [1] and handle.is_destroyed
-    assert repr(handle) == "Counting('counting', destroyed)"
 
 
 class _Window(torch.nn.Module):
@@ -976,7 +499,8 @@ def test_tensorrt_plugin_refuses_a_plugin_without_inputs(standin_trt) -> None:
 def test_a_region_without_inputs_is_refused_before_tensorrt() -> None:
     (body,) = _proposed_bodies(_Window(), (torch.rand(8),), ["aten.hann_window"])
     assert body.input_specs == ()
-    reason = plugin_refusal_reason(body)
-    assert reason is not None and plugin_id(body) in reason and "no tensor inputs" in reason
+    refusal = plugin_refusal_reason(body)
+    assert refusal is not None and refusal.kind is RefusalKind.NO_TENSOR_INPUT
+    assert plugin_id(body) in refusal.message and "no tensor inputs" in refusal.message
     with pytest.raises(PluginError, match="no tensor inputs"):
         register_plugin(body)

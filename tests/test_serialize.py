@@ -21,14 +21,9 @@ from trt_autoplugin import examples
 from trt_autoplugin.archive import file_sha256
 from trt_autoplugin.errors import ArchiveError, AutopluginError
 from trt_autoplugin.pipeline import AutopluginResult, autoplugin
-from trt_autoplugin.plugin import tensorrt_plugin_import_error
-from trt_autoplugin.serialize import (
-    INDEX,
-    body_program,
-    load_plugins,
-    load_regions,
-    save_regions,
-)
+from trt_autoplugin.plugin import load_plugins
+from trt_autoplugin.probes import tensorrt_plugin_import_error
+from trt_autoplugin.serialize import INDEX, body_program, load_regions, save_regions
 from trt_autoplugin.support import SnapshotSupport
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,12 +21,12 @@ from torch.export import Dim
 from torch.utils._sympy import functions as torch_sympy
 
 from trt_autoplugin.errors import ShapeTranslationError
+from trt_autoplugin.graph import symbolic_shape
 from trt_autoplugin.shape_expr import (
     IntArithmetic,
     SymbolicDim,
     infer_output_shapes,
     symbol_sources,
-    symbolic_shape,
     translate_dim,
     translate_shapes,
     untranslatable_reason,

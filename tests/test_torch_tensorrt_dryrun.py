@@ -5,7 +5,7 @@ ours registered only through `trt_autoplugin.register_lowering_pass`), its live 
 (capability validators, dynamic-shape checks, ``torch_executed_ops``), both its partitioners and
 its dryrun report, in the release matching the installed torch (2.13 on CPU machines, 2.11 on the
 GPU machine). What is not: TensorRT. Its libraries can't be installed here, so ``tensorrt`` is an
-import-only stand-in (``tests/dryrun/standin``) and no engine is built, no plugin layer created,
+import-only stand-in (``tests/standin/tensorrt``) and no engine is built, no plugin layer created,
 no converter run. These tests prove how Torch-TensorRT partitions the rewritten graph (engines,
 PyTorch segments, unsupported ops), not that TensorRT accepts the plugins.
 

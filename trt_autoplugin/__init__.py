@@ -6,6 +6,7 @@ The public API. Everything here imports without TensorRT or a GPU.
 from . import examples, support
 from .aot import AotKernel, aot_kernel
 from .archive import load_program
+from .data_dependent import SizeTensor
 from .errors import (
     AotError,
     ArchiveError,
@@ -27,8 +28,10 @@ from .lowering import (
 )
 from .outline import OutlinedRegion, TensorSpec
 from .pipeline import AutopluginResult, autoplugin
+from .plugin import load_plugins
+from .refusal import Implementation, Refusal, RefusalKind
 from .report import ImplementationEntry, Report
-from .serialize import load_plugins, load_regions, save_regions
+from .serialize import load_regions, save_regions
 from .support import OpSetSupport, SnapshotSupport, TorchTensorRTSupport
 
 __version__ = "0.1.0"
@@ -41,6 +44,7 @@ __all__ = [
     "AutopluginResult",
     "CompileResult",
     "DecompositionError",
+    "Implementation",
     "ImplementationEntry",
     "MissingDependencyError",
     "OpSetSupport",
@@ -48,8 +52,11 @@ __all__ = [
     "OutlinedRegion",
     "PartitionError",
     "PluginError",
+    "Refusal",
+    "RefusalKind",
     "Report",
     "ShapeTranslationError",
+    "SizeTensor",
     "SnapshotSupport",
     "SupportError",
     "TensorSpec",

@@ -19,11 +19,15 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import archive, examples
-from .converter import is_torch_tensorrt_available
 from .errors import ArchiveError, AutopluginError
 from .lowering import implementations
 from .outline import NAMESPACE
 from .pipeline import autoplugin
+from .probes import (
+    TORCH_TENSORRT_INSTALL_HINT,
+    is_torch_tensorrt_available,
+    torch_tensorrt_import_error,
+)
 from .report import Report, rich_renderables
 from .serialize import load_regions
 from .support import SnapshotSupport, SupportOracle, default_support
@@ -292,17 +296,16 @@ def _examples(console: Console) -> int:
 
 
 def _compile(args: argparse.Namespace, console: Console) -> int:
-    from . import converter
-
     if args.program is not None:
         raise AutopluginError(
             f"compile takes --example NAME, not {args.program}: a .pt2 file carries no example "
             "inputs to check the engine with (analyze takes a .pt2)"
         )
-    reason = converter.torch_tensorrt_import_error()
+    reason = torch_tensorrt_import_error()
     if reason is not None:
+        hint = TORCH_TENSORRT_INSTALL_HINT
         console.print(
-            escape(f"trt-autoplugin compile needs TensorRT: {reason}; {converter.INSTALL_HINT}"),
+            escape(f"trt-autoplugin compile needs TensorRT: {reason}; {hint}"),
             soft_wrap=True,
         )
         return 2

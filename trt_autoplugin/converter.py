@@ -4,8 +4,6 @@ The only module besides ``plugin.py`` and ``lowering.py`` that imports ``torch_t
 import happens inside a function, so ``import trt_autoplugin`` works without TensorRT.
 """
 
-import functools
-import importlib.util
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +12,7 @@ from typing import Any
 import torch
 import torch.fx
 
+from .aot.kernel import AotKernel
 from .errors import MissingDependencyError, OutlineError, PluginError
 from .outline import RegionBody, register_region_op
 from .pluggable import size_tensors
@@ -26,97 +25,9 @@ from .plugin import (
     registered_plugin,
     tensorrt_plugin_import_error,
 )
+from .probes import require_torch_tensorrt
 
 logger = logging.getLogger(__name__)
-
-INSTALL_HINT = (
-    "install TensorRT and Torch-TensorRT on a machine with an NVIDIA GPU: "
-    "pip install 'trt-autoplugin[tensorrt]' (TensorRT's builder libraries come from NVIDIA's "
-    "package index)"
-)
-
-
-@functools.cache
-def torch_tensorrt_import_error() -> str | None:
-    """Why ``torch_tensorrt`` does not import here, or None when it does."""
-    if importlib.util.find_spec("torch_tensorrt") is None:
-        return "torch_tensorrt is not installed"
-    try:
-        import torch_tensorrt  # noqa: F401
-    except (ImportError, OSError, RuntimeError, AssertionError) as e:
-        # Its import loads TensorRT's libraries and probes CUDA: any of these can fail.
-        return f"torch_tensorrt does not import: {type(e).__name__}: {e}"
-    return None
-
-
-def is_torch_tensorrt_available() -> bool:
-    """Whether ``torch_tensorrt`` (and so TensorRT) imports in this process."""
-    return torch_tensorrt_import_error() is None
-
-
-def require_torch_tensorrt() -> None:
-    """Raises MissingDependencyError with one line saying what is missing and how to fix it."""
-    reason = torch_tensorrt_import_error()
-    if reason is not None:
-        raise MissingDependencyError(f"{reason}; {INSTALL_HINT}")
-
-
-def compilation_settings(**kwargs: Any) -> Any:
-    """A ``CompilationSettings`` with the given fields (default device: the current CUDA one)."""
-    require_torch_tensorrt()
-    from torch_tensorrt.dynamo import CompilationSettings
-
-    return CompilationSettings(**kwargs)
-
-
-class LiveRegistry:
-    """Torch-TensorRT's converter registry under given compile settings.
-
-    Asks exactly as ``TorchTensorRTOperatorSupport.is_node_supported`` does: the registry is
-    told the settings first (its capability validators read them), then the node is checked for
-    complex dtypes, the data-dependent fallback, converter presence and ``torch_executed_ops``.
-    """
-
-    def __init__(self, settings: Any | None = None) -> None:
-        require_torch_tensorrt()
-        import torch_tensorrt
-        from torch_tensorrt.dynamo.conversion._ConverterRegistry import DYNAMO_CONVERTERS
-        from torch_tensorrt.dynamo.partitioning._global_partitioner import (
-            TorchTensorRTOperatorSupport,
-        )
-
-        self.settings = settings if settings is not None else compilation_settings()
-        self.version = torch_tensorrt.__version__
-        self._registry = DYNAMO_CONVERTERS
-        self._support = TorchTensorRTOperatorSupport(
-            torch_executed_ops=self.settings.torch_executed_ops
-        )
-
-    def is_node_supported(self, node: torch.fx.Node) -> bool:
-        # Set on every call: compile() resets the registry's settings for each module.
-        self._registry.set_compilation_settings(self.settings)
-        submodules = dict(node.graph.owning_module.named_modules())
-        return bool(self._support.is_node_supported(submodules, node))
-
-    def unsupported_reason(self, node: torch.fx.Node) -> str:
-        from .support import has_complex_values
-
-        target = node.target
-        # Our own check, not TorchTensorRTOperatorSupport._has_complex_dtype: that private
-        # method exists only from Torch-TensorRT 2.12 on.
-        if has_complex_values(node):
-            return "complex tensors (TensorRT has no complex type)"
-        if target in self.settings.torch_executed_ops:
-            return "listed in torch_executed_ops"
-        if self._registry.get_unvalidated(target) is not None:
-            return "its converter's capability validator or dynamic-shape support rejects it"
-        return f"no converter for {target}"
-
-    def decompositions(self) -> Mapping[Any, Callable[..., Any]]:
-        from torch_tensorrt.dynamo.lowering import get_decompositions
-
-        return get_decompositions(self.settings.enable_experimental_decompositions)
-
 
 # --- a converter per region ----------------------------------------------------------------------
 #
@@ -172,7 +83,9 @@ def plugin_layer_name(target: object, node_name: str) -> str:
     return f"[{target}]-[{node_name}]"
 
 
-def _region_converter(body: RegionBody, qdp_id: str, aot_kernel: Any) -> Callable[..., Any]:
+def _region_converter(
+    body: RegionBody, qdp_id: str, aot_kernel: AotKernel | None
+) -> Callable[..., Any]:
     """The converter function for one region op (runs only inside Torch-TensorRT's interpreter).
 
     It registers the region's plugin on its first call if the lowering pass could not: the
@@ -265,7 +178,7 @@ class ConverterHandle(RegistrationHandle):
 _CONVERTERS: dict[str, ConverterHandle] = {}
 
 
-def register_converter(body: RegionBody, *, aot_kernel: Any = None) -> ConverterHandle:
+def register_converter(body: RegionBody, *, aot_kernel: AotKernel | None = None) -> ConverterHandle:
     """Registers a Torch-TensorRT converter for a region's op.
 
     The converter adds the region's QDP plugin (`plugin.register_plugin`, registered by the
@@ -300,31 +213,36 @@ def register_converter(body: RegionBody, *, aot_kernel: Any = None) -> Converter
     return handle
 
 
-class RegionHandle:
-    """A region's converter and plugin, registered together; `destroy` removes both.
+class RegionHandle(RegistrationHandle):
+    """A region's converter and plugin, registered together; `destroy` removes the converter,
+    then the plugin if it was registered.
 
     ``plugin`` is None while the plugin's registration waits for the converter's first call
     (``tensorrt.plugin`` did not import when the region was registered: a dryrun).
     """
 
     __slots__ = ("body", "plugin", "converter")
+    _lock = _LOCK
 
     def __init__(
         self, body: RegionBody, plugin: PluginHandle | None, converter: ConverterHandle
     ) -> None:
+        super().__init__()
         self.body = body
         self.plugin = plugin
         self.converter = converter
 
-    def destroy(self) -> None:
-        """Removes the converter, then the plugin if it was registered (idempotent)."""
+    def _unregister(self) -> None:
         self.converter.destroy()
         plugin = self.plugin or registered_plugin(self.body)
         if plugin is not None:
             plugin.destroy()
 
+    def _name(self) -> str:
+        return self.body.qualified_name
 
-def register_region(body: RegionBody, *, aot_kernel: Any = None) -> RegionHandle:
+
+def register_region(body: RegionBody, *, aot_kernel: AotKernel | None = None) -> RegionHandle:
     """Registers a region's Torch-TensorRT converter and its TensorRT plugin.
 
     With ``aot_kernel`` (an `aot.AotKernel`) the plugin gets an AOT implementation too, and the

@@ -23,10 +23,9 @@ import torch.fx
 from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 from torch.utils._sympy.functions import FloorDiv
 
-from .support import target_name
-
-# TensorRT's size tensors are int32: a bound past this can't be declared.
-INT32_MAX = 2**31 - 1
+from .graph import target_name
+from .limits import INT32_MAX
+from .refusal import Refusal, RefusalKind
 
 aten = torch.ops.aten
 
@@ -200,18 +199,19 @@ def node_bound(node: torch.fx.Node, symbol: sympy.Symbol) -> tuple[sympy.Expr, s
     return None
 
 
-def unbounded_reason(node: torch.fx.Node) -> str | None:
+def unbounded_reason(node: torch.fx.Node) -> Refusal | None:
     """Why a node's data-dependent output sizes can't be declared to TensorRT, or None."""
     symbols = sorted(defined_symbols(node), key=str)
     missing = [s for s in symbols if node_bound(node, s) is None]
     if not missing:
         return None
     names = ", ".join(str(s) for s in missing)
-    return (
+    message = (
         f"data-dependent output shape (unbacked symbol {names}) with no upper bound in the input "
         f"sizes: {target_name(node.target)} is not in trt_autoplugin's bound table and export "
         "recorded no finite value range, so a TensorRT size tensor can't be declared for it"
     )
+    return Refusal(RefusalKind.UNBOUNDED_DATA_DEPENDENT, message, node.name)
 
 
 # --- a region's size tensors ---------------------------------------------------------------------

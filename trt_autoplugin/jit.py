@@ -6,6 +6,7 @@ stream, and its results are written into TensorRT's output buffers. A data-depen
 (`OutputAddress`) is written in its real extent, which goes into the plugin's size tensor.
 """
 
+import collections
 import dataclasses
 import math
 import weakref
@@ -65,7 +66,7 @@ class CudaBuffer:
 
     @property
     def __cuda_array_interface__(self) -> dict[str, Any]:
-        itemsize = torch.empty((), dtype=self.dtype).element_size()
+        itemsize = self.dtype.itemsize
         return {
             "shape": self.shape,
             "typestr": _TYPESTRS[self.dtype],
@@ -77,15 +78,35 @@ class CudaBuffer:
         }
 
 
+# TensorRT hands a plugin the same buffers from one inference to the next, and wrapping one
+# (parsing its __cuda_array_interface__) costs more host time than a small region's kernels: a
+# `CudaBuffer`'s wrapper is kept, per exact (address, shape, strides, dtype, device). A wrapper
+# owns no memory, so a reused address with the same layout is the same view.
+_WRAPPERS: "collections.OrderedDict[tuple[CudaBuffer, int], torch.Tensor]" = (
+    collections.OrderedDict()
+)
+_WRAPPERS_MAX = 1024
+
+
 def as_cuda_tensor(buffer: object) -> torch.Tensor:
     """A torch tensor over a buffer exposing ``__cuda_array_interface__``, without copying.
 
     A `CudaBuffer` of bfloat16 comes in as int16 and is viewed as bfloat16 (same element size,
-    so any strides work).
+    so any strides work). A `CudaBuffer`'s tensor is cached (see `_WRAPPERS`).
     """
+    if not isinstance(buffer, CudaBuffer):
+        return torch.as_tensor(buffer, device="cuda")
+    key = (buffer, torch.cuda.current_device())
+    tensor = _WRAPPERS.get(key)
+    if tensor is not None:
+        _WRAPPERS.move_to_end(key)
+        return tensor
     tensor = torch.as_tensor(buffer, device="cuda")
-    if isinstance(buffer, CudaBuffer) and tensor.dtype != buffer.dtype:
+    if tensor.dtype != buffer.dtype:
         tensor = tensor.view(buffer.dtype)
+    _WRAPPERS[key] = tensor
+    if len(_WRAPPERS) > _WRAPPERS_MAX:
+        _WRAPPERS.popitem(last=False)
     return tensor
 
 
@@ -252,12 +273,23 @@ def foreign_ops(body: RegionBody) -> tuple[str, ...]:
 def _torch_stream(stream: int) -> torch.cuda.Stream:
     """The torch stream for a raw handle; 0 is the legacy default stream.
 
-    ``ExternalStream(0)`` is not the default stream on torch 2.11 (seen on the GPU machine: it
-    came back as another handle), so work on it was unordered with the caller's.
+    ``ExternalStream(0)`` is not the default stream on torch 2.11 (it comes back as another
+    handle), so work on it would be unordered with the caller's.
     """
     if stream == 0:
         return torch.cuda.default_stream()
-    return torch.cuda.ExternalStream(stream)
+    # One object per handle: building an ExternalStream costs microseconds on every inference.
+    key = (stream, torch.cuda.current_device())
+    known = _STREAMS.get(key)
+    if known is None:
+        if len(_STREAMS) >= _STREAMS_MAX:
+            _STREAMS.clear()
+        known = _STREAMS[key] = torch.cuda.ExternalStream(stream)
+    return known
+
+
+_STREAMS: dict[tuple[int, int], torch.cuda.Stream] = {}
+_STREAMS_MAX = 64
 
 
 def _check_result(

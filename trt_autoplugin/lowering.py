@@ -10,21 +10,26 @@ convertible. ``torch_tensorrt`` is imported inside functions only.
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.fx
 
-from .aot import aot_or_reason
-from .converter import RegionHandle, register_region, require_torch_tensorrt
+from .aot import AotKernel, aot_or_reason
+from .converter import RegionHandle, register_region
 from .errors import AutopluginError
+from .handles import RegistrationHandle
 from .outline import OutlinedRegion
 from .pipeline import GraphOutcome, outline_graph_module
 from .pluggable import size_tensors
+from .probes import require_torch_tensorrt
+from .refusal import Refusal, RefusalKind
 from .report import DryrunSegments, ImplementationEntry, NodeEntry
 from .segments import Segments
 from .support import SupportOracle, TorchTensorRTSupport
+from .torch_tensorrt_registry import CompilationSettingsLike
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +40,10 @@ LoweringPass = Callable[[torch.fx.GraphModule, Any], torch.fx.GraphModule]
 
 
 def outline_for_tensorrt(
-    gm: torch.fx.GraphModule, settings: Any, *, oracle: SupportOracle | None = None
+    gm: torch.fx.GraphModule,
+    settings: CompilationSettingsLike,
+    *,
+    oracle: SupportOracle | None = None,
 ) -> GraphOutcome:
     """Outlines, in place, what Torch-TensorRT can't convert; registers nothing.
 
@@ -63,31 +71,33 @@ def outline_for_tensorrt(
     )
 
 
-def _aot_or_reason(region: OutlinedRegion, *, aot: bool) -> object:
+def _aot_or_reason(region: OutlinedRegion, *, aot: bool) -> AotKernel | Refusal:
     if not aot:
-        return "AOT kernels were not requested"
+        return Refusal(RefusalKind.NOT_REQUESTED, "AOT kernels were not requested")
     sizes = size_tensors(region.body)
     if sizes:
         # Inductor's kernels write outputs of known size; none writes its output's length.
         extents = ", ".join(str(s.extent) for s in sizes)
-        return (
+        return Refusal(
+            RefusalKind.DATA_DEPENDENT_OUTPUT,
             f"data-dependent outputs (extent {extents}): an Inductor kernel can't write the "
-            "extent into TensorRT's size tensor"
+            "extent into TensorRT's size tensor",
         )
     return aot_or_reason(region.body)
 
 
 def implementations(
     regions: Sequence[OutlinedRegion], *, aot: bool
-) -> tuple[tuple[object, ...], tuple[ImplementationEntry, ...]]:
+) -> tuple[tuple[AotKernel | None, ...], tuple[ImplementationEntry, ...]]:
     """Per region, its `aot.AotKernel` (or None: JIT) and the report entry saying why."""
-    built: dict[str, object] = {}  # repeated blocks outline to one region op: built once
+    # Repeated blocks outline to one region op: built once.
+    built: dict[str, AotKernel | Refusal] = {}
     answers = []
     for region in regions:
         if region.name not in built:
             built[region.name] = _aot_or_reason(region, aot=aot)
         answers.append(built[region.name])
-    kernels = tuple(None if isinstance(a, str) else a for a in answers)
+    kernels = tuple(None if isinstance(a, Refusal) else a for a in answers)
     entries = tuple(
         ImplementationEntry.of(r.name, a) for r, a in zip(regions, answers, strict=True)
     )
@@ -115,7 +125,9 @@ def register_regions(
     return tuple(handles)
 
 
-def lowering_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModule:
+def lowering_pass(
+    gm: torch.fx.GraphModule, settings: CompilationSettingsLike
+) -> torch.fx.GraphModule:
     """Torch-TensorRT post-lowering pass: outline unconvertible subgraphs into plugin ops.
 
     Has the 2.13 pass signature ``(gm, settings) -> gm``; register it with
@@ -124,12 +136,10 @@ def lowering_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModu
     Raises:
         AutopluginError: a stage failed (names the node or region and the reason).
     """
-    outcome = outline_for_tensorrt(gm, settings)
-    kernels, entries = implementations(outcome.regions, aot=True)
-    register_regions(outcome.regions, aot_kernels=kernels)
+    outcome, entries = outlined_and_registered(gm, settings, aot=True)
     for entry in entries:
         logger.info(
-            "%s runs as %s %s", entry.op, entry.implementation, entry.reason or entry.kernel
+            "%s runs as %s %s", entry.op, entry.implementation.value, entry.reason or entry.kernel
         )
     logger.info(
         "trt_autoplugin: %d regions outlined into plugins, %d nodes left in PyTorch",
@@ -139,20 +149,39 @@ def lowering_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModu
     return gm
 
 
+def outlined_and_registered(
+    gm: torch.fx.GraphModule, settings: CompilationSettingsLike, *, aot: bool
+) -> tuple[GraphOutcome, tuple[ImplementationEntry, ...]]:
+    """What the pass does to one graph: outline it in place, then register each region's
+    converter and plugin (with its AOT kernel where ``aot`` and one builds).
+
+    Returns:
+        The outcome, and how each region's plugin runs.
+    """
+    outcome = outline_for_tensorrt(gm, settings)
+    kernels, entries = implementations(outcome.regions, aot=aot)
+    register_regions(outcome.regions, aot_kernels=kernels)
+    return outcome, entries
+
+
 # --- registration --------------------------------------------------------------------------------
 
 
-class LoweringPassHandle:
+class LoweringPassHandle(RegistrationHandle):
     """A lowering pass in Torch-TensorRT's post-lowering passes; `destroy` removes it."""
 
     __slots__ = ("lowering_pass",)
+    _lock = threading.RLock()
 
     def __init__(self, lowering_pass: LoweringPass) -> None:
+        super().__init__()
         self.lowering_pass = lowering_pass
 
-    def destroy(self) -> None:
-        """Removes the pass (idempotent)."""
+    def _unregister(self) -> None:
         _remove_pass(self.lowering_pass)
+
+    def _name(self) -> str:
+        return getattr(self.lowering_pass, "__name__", repr(self.lowering_pass))
 
 
 def _post_lowering_passes() -> list[LoweringPass]:
@@ -313,10 +342,10 @@ def compile(
     outcomes: list[GraphOutcome] = []
     entries: list[ImplementationEntry] = []
 
-    def trt_autoplugin_pass(gm: torch.fx.GraphModule, settings: Any) -> torch.fx.GraphModule:
-        outcome = outline_for_tensorrt(gm, settings)
-        kernels, implemented = implementations(outcome.regions, aot=aot)
-        register_regions(outcome.regions, aot_kernels=kernels)
+    def trt_autoplugin_pass(
+        gm: torch.fx.GraphModule, settings: CompilationSettingsLike
+    ) -> torch.fx.GraphModule:
+        outcome, implemented = outlined_and_registered(gm, settings, aot=aot)
         outcomes.append(outcome)
         entries.extend(implemented)
         return gm

@@ -14,33 +14,37 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import sympy
 import torch
 import torch.fx
 from torch.fx.passes.tools_common import stable_topological_sort
 
-from .errors import OutlineError, describe_node
-from .partition import Region, is_tensor_node
-from .support import REGION_NAMESPACE, target_name
+from .errors import OutlineError
+from .graph import (
+    REGION_NAMESPACE,
+    SymbolicDim,
+    describe_node,
+    is_tensor_node,
+    symbolic_shape,
+    target_name,
+)
+from .handles import RegistrationHandle
+from .partition import Region
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = REGION_NAMESPACE
-
-Dim = int | sympy.Expr
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TensorSpec:
     """Shape and dtype of a region input or output; symbolic dims are sympy expressions."""
 
-    shape: tuple[Dim, ...]
+    shape: tuple[SymbolicDim, ...]
     dtype: torch.dtype
 
     @staticmethod
     def of(value: torch.Tensor) -> "TensorSpec":
-        shape = tuple(d.node.expr if isinstance(d, torch.SymInt) else int(d) for d in value.shape)
-        return TensorSpec(shape, value.dtype)
+        return TensorSpec(symbolic_shape(value), value.dtype)
 
     def is_dynamic(self) -> bool:
         return any(not isinstance(d, int) for d in self.shape)
@@ -247,15 +251,32 @@ def _canonical_text(graph: torch.fx.Graph, input_specs: Sequence[TensorSpec]) ->
 # --- registering the custom op -------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Registration:
-    op: torch._ops.OpOverload
-    library: torch.library.Library
-    body: RegionBody
+_LOCK = threading.RLock()
 
 
-_LOCK = threading.Lock()
-_REGISTERED: dict[str, _Registration] = {}
+class RegionOpHandle(RegistrationHandle):
+    """A registered region op; `destroy` removes its schema and kernels from torch.library."""
+
+    __slots__ = ("op", "body", "_library")
+    _lock = _LOCK
+
+    def __init__(
+        self, op: torch._ops.OpOverload, body: RegionBody, library: torch.library.Library
+    ) -> None:
+        super().__init__()
+        self.op = op
+        self.body = body
+        self._library = library
+
+    def _unregister(self) -> None:
+        self._library._destroy()
+        _REGISTERED.pop(self.body.op_name, None)
+
+    def _name(self) -> str:
+        return self.body.qualified_name
+
+
+_REGISTERED: dict[str, RegionOpHandle] = {}
 
 
 def region_schema(name: str, num_inputs: int, num_outputs: int) -> str:
@@ -293,7 +314,7 @@ def register_region_op(body: RegionBody) -> torch._ops.OpOverload:
     Raises:
         OutlineError: the schema or kernels could not be registered.
     """
-    name = f"region_{body.digest()}"
+    name = body.op_name
     with _LOCK:
         if name in _REGISTERED:
             return _REGISTERED[name].op
@@ -307,22 +328,15 @@ def register_region_op(body: RegionBody) -> torch._ops.OpOverload:
             library._destroy()
             raise OutlineError(f"could not register {NAMESPACE}::{name}: {e}") from e
         op = getattr(getattr(torch.ops, NAMESPACE), name).default
-        _REGISTERED[name] = _Registration(op, library, body)
+        _REGISTERED[name] = RegionOpHandle(op, body, library)
         return op
-
-
-def registered_body(op_name: str) -> RegionBody | None:
-    """The body of a region op registered in this process ('region_<hash>'), if any."""
-    registration = _REGISTERED.get(op_name.split("::")[-1])
-    return registration.body if registration is not None else None
 
 
 def unregister_region_ops() -> None:
     """Removes every region op this process registered (tests and long-lived servers)."""
     with _LOCK:
-        for registration in _REGISTERED.values():
-            registration.library._destroy()
-        _REGISTERED.clear()
+        for handle in list(_REGISTERED.values()):
+            handle.destroy()
 
 
 # --- complex constants as real views -------------------------------------------------------------

@@ -10,10 +10,12 @@ import torch
 import torch.fx
 from torch.export.graph_signature import ExportGraphSignature, InputKind, TensorArgument
 
-from .errors import DecompositionError, describe_node
+from .errors import DecompositionError
+from .graph import describe_node
 from .outline import OutlinedRegion, RegionBody, outline_regions, region_body
 from .partition import CHECK_TARGETS, Partition, propose_regions, settled_symbols
 from .pluggable import region_refusal_reason
+from .refusal import Refusal
 from .report import Report, build_report
 from .segments import Contraction, Segments, predict_segments
 from .support import SupportOracle, SupportReport, Verdict, as_oracle, support_report
@@ -254,7 +256,7 @@ def outline_graph_module(
     verdicts = support_report(gm, oracle)
     partition = propose_regions(gm, verdicts, constants=constants.keys())
 
-    def accept(body: RegionBody) -> str | None:
+    def accept(body: RegionBody) -> Refusal | None:
         return region_refusal_reason(
             body,
             torch_executed_ops=torch_executed_ops,
@@ -277,7 +279,9 @@ def outline_graph_module(
 
 
 def _accepted(
-    gm: torch.fx.GraphModule, partition: Partition, accept: Callable[[RegionBody], str | None]
+    gm: torch.fx.GraphModule,
+    partition: Partition,
+    accept: Callable[[RegionBody], Refusal | None],
 ) -> Partition:
     """The partition without the regions ``accept`` refuses; their nodes become refused nodes."""
     kept = []
@@ -285,12 +289,12 @@ def _accepted(
     by_name = {n.name: n for n in gm.graph.nodes}
     order = {n: i for i, n in enumerate(gm.graph.nodes)}
     for region in partition.regions:
-        reason = accept(region_body(gm, region, by_name=by_name, order=order))
-        if reason is None:
+        refusal = accept(region_body(gm, region, by_name=by_name, order=order))
+        if refusal is None:
             kept.append(region)
             continue
-        logger.warning("leaving %d nodes in the graph: %s", len(region.nodes), reason)
-        refused.update(dict.fromkeys(region.nodes, reason))
+        logger.warning("leaving %d nodes in the graph: %s", len(region.nodes), refusal)
+        refused.update(dict.fromkeys(region.nodes, refusal))
     # Size arithmetic only the dropped regions recomputed now stays in the graph.
     return settled_symbols(gm, dataclasses.replace(partition, regions=tuple(kept), refused=refused))
 

@@ -6,6 +6,7 @@ call it, so a prediction never counts a region that compiling would leave in PyT
 TensorRT, no Torch-TensorRT.
 """
 
+import dataclasses
 import weakref
 from collections.abc import Collection
 
@@ -15,9 +16,11 @@ import torch.fx
 from . import data_dependent
 from .data_dependent import SizeTensor
 from .errors import PluginError
+from .graph import target_name
+from .limits import MAX_RANK
 from .outline import RegionBody, TensorSpec
+from .refusal import Refusal, RefusalKind
 from .shape_expr import untranslatable_reason
-from .support import target_name
 
 # torch dtype -> name of the ``trt.DataType`` member, for every dtype a plugin boundary may carry.
 PLUGIN_DTYPE_NAMES: dict[torch.dtype, str] = {
@@ -29,10 +32,6 @@ PLUGIN_DTYPE_NAMES: dict[torch.dtype, str] = {
     torch.int64: "INT64",
     torch.bool: "BOOL",
 }
-
-
-# TensorRT's dims are at most trt.Dims.MAX_DIMS long (ShapeExprs refuses more).
-MAX_RANK = 8
 
 
 def plugin_id(body: RegionBody) -> str:
@@ -61,7 +60,7 @@ def supported_dtypes() -> str:
     return "supported: " + ", ".join(str(d).removeprefix("torch.") for d in PLUGIN_DTYPE_NAMES)
 
 
-def plugin_refusal_reason(body: RegionBody) -> str | None:
+def plugin_refusal_reason(body: RegionBody) -> Refusal | None:
     """Why a region can't become a TensorRT plugin, or None when it can.
 
     Checks, without TensorRT: the region has at least one tensor input (QDP can't register a
@@ -74,23 +73,28 @@ def plugin_refusal_reason(body: RegionBody) -> str | None:
     reason = (
         _inputs_reason(body) or _dtype_reason(body) or _rank_reason(body) or _shape_reason(body)
     )
-    return f"region {name}: {reason}" if reason is not None else None
+    if reason is None:
+        return None
+    return dataclasses.replace(reason, message=f"region {name}: {reason.message}")
 
 
-def _shape_reason(body: RegionBody) -> str | None:
+def _shape_reason(body: RegionBody) -> Refusal | None:
     inputs = [s.shape for s in body.input_specs]
     try:
         sizes = size_tensors(body)
     except PluginError as e:
-        return str(e)
+        return Refusal(RefusalKind.DATA_DEPENDENT_BOUND, str(e))
     reason = untranslatable_reason(
         [s.shape for s in body.output_specs], inputs, extents=[s.extent for s in sizes]
     )
-    if reason is None and sizes:
+    if reason is not None:
+        return Refusal(RefusalKind.SHAPE, reason)
+    if sizes:
         bound_reason = untranslatable_reason([tuple(s.upper_bound for s in sizes)], inputs)
         if bound_reason is not None:
-            reason = f"a data-dependent output's upper bound: {bound_reason}"
-    return reason
+            message = f"a data-dependent output's upper bound: {bound_reason}"
+            return Refusal(RefusalKind.DATA_DEPENDENT_BOUND, message)
+    return None
 
 
 # Per body graph: the descriptor and every JIT call ask, and a body's graph never changes.
@@ -127,46 +131,49 @@ def _boundary(body: RegionBody) -> list[tuple[str, TensorSpec]]:
     return inputs + outputs
 
 
-def _inputs_reason(body: RegionBody) -> str | None:
+def _inputs_reason(body: RegionBody) -> Refusal | None:
     # tensorrt.plugin (10.6 to 11.4) checks an impl's parameters against the schema
     # "(" + <tensor names> + ", outputs, stream)": with no tensor inputs that is
     # "(, outputs, stream)", which no Python signature matches, so `trtp.impl` (likewise
     # `aot_impl` and `autotune`) refuses every plugin without inputs.
     if body.input_specs:
         return None
-    return (
+    return Refusal(
+        RefusalKind.NO_TENSOR_INPUT,
         "it has no tensor inputs (a constant computed from factory ops such as arange, full, "
         "eye or a window function), and a TensorRT Quick Deployable Plugin needs at least one: "
         "tensorrt.plugin's impl validator rejects a plugin without inputs; it stays in "
-        "PyTorch, where Torch-TensorRT's constant_fold folds a constant into the engine"
+        "PyTorch, where Torch-TensorRT's constant_fold folds a constant into the engine",
     )
 
 
-def _dtype_reason(body: RegionBody) -> str | None:
+def _dtype_reason(body: RegionBody) -> Refusal | None:
     for label, spec in _boundary(body):
         if not is_plugin_dtype(spec.dtype):
-            return (
+            message = (
                 f"{label} has dtype {spec.dtype}, which a TensorRT plugin can't take at its "
                 f"boundary ({supported_dtypes()}); keep the op producing it out of the region"
             )
+            return Refusal(RefusalKind.DTYPE, message)
     return None
 
 
-def _rank_reason(body: RegionBody) -> str | None:
+def _rank_reason(body: RegionBody) -> Refusal | None:
     for label, spec in _boundary(body):
         if len(spec.shape) > MAX_RANK:
-            return f"{label} has rank {len(spec.shape)}; TensorRT dims hold at most {MAX_RANK}"
+            message = f"{label} has rank {len(spec.shape)}; TensorRT dims hold at most {MAX_RANK}"
+            return Refusal(RefusalKind.RANK, message)
     return None
 
 
 def check_pluggable(body: RegionBody) -> None:
     """Raises PluginError with `plugin_refusal_reason` if the region can't become a plugin."""
-    reason = plugin_refusal_reason(body)
-    if reason is not None:
-        raise PluginError(reason)
+    refusal = plugin_refusal_reason(body)
+    if refusal is not None:
+        raise PluginError(str(refusal))
 
 
-def executed_ops_reason(body: RegionBody, torch_executed_ops: Collection[object]) -> str | None:
+def executed_ops_reason(body: RegionBody, torch_executed_ops: Collection[object]) -> Refusal | None:
     """Why a region must stay in PyTorch because the user listed one of its ops, or None.
 
     ``torch_executed_ops`` asks for ops to run in PyTorch, outside TensorRT; a plugin would run
@@ -181,11 +188,12 @@ def executed_ops_reason(body: RegionBody, torch_executed_ops: Collection[object]
             continue
         name = target_name(node.target)
         if node.target in objects or name in names or f"torch.ops.{name}" in names:
-            return f"it contains {name}, listed in torch_executed_ops"
+            message = f"it contains {name}, listed in torch_executed_ops"
+            return Refusal(RefusalKind.TORCH_EXECUTED_OPS, message)
     return None
 
 
-def fallback_reason(body: RegionBody) -> str | None:
+def fallback_reason(body: RegionBody) -> Refusal | None:
     """Why ``fallback_data_dependent_ops`` keeps the region in PyTorch: it has data-dependent
     outputs, so its converter needs Torch-TensorRT's output allocator, which that setting
     refuses. None for a region without such outputs (or one that can't be a plugin anyway)."""
@@ -196,10 +204,11 @@ def fallback_reason(body: RegionBody) -> str | None:
     if not sizes:
         return None
     extents = ", ".join(str(s.extent) for s in sizes)
-    return (
+    message = (
         f"it has data-dependent outputs (extent {extents}) and fallback_data_dependent_ops is "
         "set: Torch-TensorRT runs ops that need its output allocator in PyTorch"
     )
+    return Refusal(RefusalKind.FALLBACK_DATA_DEPENDENT, message)
 
 
 def region_refusal_reason(
@@ -207,7 +216,7 @@ def region_refusal_reason(
     *,
     torch_executed_ops: Collection[object] = (),
     fallback_data_dependent_ops: bool = False,
-) -> str | None:
+) -> Refusal | None:
     """Why a region stays in PyTorch instead of becoming a plugin, or None when it can be one.
 
     Args:

@@ -19,9 +19,10 @@ reads, honours it), not code compiled from f-strings; and shapes come from the r
 symbolic shapes, not from re-tracing the op under fake inputs of size 5.
 """
 
-import importlib
+import dataclasses
 import inspect
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -30,7 +31,9 @@ from typing import Any
 import sympy
 import torch
 
-from .errors import MissingDependencyError, PluginError, ShapeTranslationError
+from .aot.kernel import AotKernel
+from .errors import PluginError, ShapeTranslationError
+from .handles import RegistrationHandle
 from .jit import (  # noqa: F401 - re-exported: the buffers the JIT implementation takes
     CudaBuffer,
     OutputAddress,
@@ -50,34 +53,11 @@ from .pluggable import (  # noqa: F401 - re-exported: the plugin's view of what 
     supported_dtypes,
     trt_dtype_name,
 )
+from .probes import tensorrt_plugin, tensorrt_plugin_import_error  # noqa: F401 - re-exported
+from .serialize import LoadedRegion, load_regions
 from .shape_expr import translate_shapes
 
 logger = logging.getLogger(__name__)
-
-INSTALL_HINT = (
-    "install TensorRT >= 10.9 (its Python package provides tensorrt.plugin) on a machine with an "
-    "NVIDIA GPU"
-)
-
-
-# --- TensorRT ------------------------------------------------------------------------------------
-
-
-def tensorrt_plugin_import_error() -> str | None:
-    """Why ``tensorrt.plugin`` does not import here, or None when it does."""
-    try:
-        importlib.import_module("tensorrt.plugin")
-    except (ImportError, OSError, RuntimeError, AttributeError) as e:
-        # Its import loads TensorRT's native libraries: any of these can fail.
-        return f"tensorrt.plugin does not import: {type(e).__name__}: {e}"
-    return None
-
-
-def _trtp() -> ModuleType:
-    reason = tensorrt_plugin_import_error()
-    if reason is not None:
-        raise MissingDependencyError(f"{reason}; {INSTALL_HINT}")
-    return importlib.import_module("tensorrt.plugin")
 
 
 def trt_dtype(dtype: torch.dtype) -> Any:
@@ -269,7 +249,7 @@ def trt_address(tensor: Any) -> OutputAddress:
     return OutputAddress(ptr=int(tensor.data_ptr or 0), dtype=torch_dtype(tensor.dtype))
 
 
-def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., Any]:
+def _aot_impl(body: RegionBody, kernel: AotKernel, trtp: ModuleType) -> Callable[..., Any]:
     """The ``trtp.aot_impl`` function: the region's `aot.AotKernel`, its grid and scalar
     arguments translated into TensorRT expressions of the input dims.
 
@@ -299,7 +279,7 @@ def _aot_impl(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., 
     return _with_signature(compile_kernel, name, parameters, returns)
 
 
-def _autotune(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., Any]:
+def _autotune(body: RegionBody, kernel: AotKernel, trtp: ModuleType) -> Callable[..., Any]:
     """The ``trtp.autotune`` function: one tactic per config of the AOT kernel.
 
     TensorRT times every tactic at the optimization profile's shapes while it builds the engine
@@ -326,42 +306,6 @@ def _autotune(body: RegionBody, kernel: Any, trtp: ModuleType) -> Callable[..., 
 
 
 _LOCK = threading.RLock()
-
-
-class RegistrationHandle:
-    """Something registered in a process-wide registry; `destroy` undoes it, once.
-
-    Like torch's ``RegistrationHandle``, but idempotent and thread-safe: subclasses give the
-    lock their registry is guarded by (``_lock``), a name (``_name``) and ``_unregister``.
-    """
-
-    __slots__ = ("_destroyed",)
-    _lock: threading.RLock
-
-    def __init__(self) -> None:
-        self._destroyed = False
-
-    @property
-    def is_destroyed(self) -> bool:
-        return self._destroyed
-
-    def destroy(self) -> None:
-        """Unregisters (idempotent)."""
-        with self._lock:
-            if self._destroyed:
-                return
-            self._unregister()
-            self._destroyed = True
-
-    def _unregister(self) -> None:
-        raise NotImplementedError
-
-    def _name(self) -> str:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        state = "destroyed" if self._destroyed else "registered"
-        return f"{type(self).__name__}({self._name()!r}, {state})"
 
 
 class PluginHandle(RegistrationHandle):
@@ -392,7 +336,7 @@ class PluginHandle(RegistrationHandle):
 _PLUGINS: dict[str, PluginHandle] = {}
 
 
-def register_plugin(body: RegionBody, *, aot_kernel: Any = None) -> PluginHandle:
+def register_plugin(body: RegionBody, *, aot_kernel: AotKernel | None = None) -> PluginHandle:
     """Registers the region's QDP plugin (descriptor, JIT implementation, and the AOT one when
     ``aot_kernel`` is given).
 
@@ -418,7 +362,7 @@ def register_plugin(body: RegionBody, *, aot_kernel: Any = None) -> PluginHandle
         >>> handle.destroy()
     """
     check_pluggable(body)
-    trtp = _trtp()
+    trtp = tensorrt_plugin()
     qdp_id = plugin_id(body)
     if aot_kernel is not None and aot_kernel.plugin_id != qdp_id:
         raise PluginError(f"AOT kernel of {aot_kernel.plugin_id} given for region {qdp_id}")
@@ -444,7 +388,9 @@ def register_plugin(body: RegionBody, *, aot_kernel: Any = None) -> PluginHandle
     return handle
 
 
-def _register_qdp(body: RegionBody, trtp: ModuleType, qdp_id: str, aot_kernel: Any) -> None:
+def _register_qdp(
+    body: RegionBody, trtp: ModuleType, qdp_id: str, aot_kernel: AotKernel | None
+) -> None:
     try:
         trtp.register(qdp_id)(_descriptor(body, trtp))
         trtp.impl(qdp_id)(_jit_impl(body, trtp))
@@ -477,3 +423,24 @@ def _unregister_qdp(qdp_id: str) -> None:
 def registered_plugin(body: RegionBody) -> PluginHandle | None:
     """The live handle of a region's plugin in this process, if registered."""
     return _PLUGINS.get(plugin_id(body))
+
+
+def load_plugins(path: str | os.PathLike) -> tuple[LoadedRegion, ...]:
+    """`serialize.load_regions`, then registers each region's TensorRT plugin when TensorRT imports.
+
+    Loading an engine built with the plugins needs them registered first. Without TensorRT the
+    ops are still registered (the programs run in PyTorch) and a warning says why no plugin was.
+
+    Raises:
+        ArchiveError: as `load_regions`.
+        OutlineError: as `load_regions`.
+        PluginError: a region can't be a plugin, or TensorRT refused it.
+    """
+    regions = load_regions(path)
+    missing = tensorrt_plugin_import_error()
+    if missing is not None:
+        logger.warning(
+            "registered %d region ops but no TensorRT plugins: %s", len(regions), missing
+        )
+        return regions
+    return tuple(dataclasses.replace(r, plugin=register_plugin(r.body)) for r in regions)

@@ -5,15 +5,16 @@ Renders as JSON, Markdown, and ``rich`` renderables (printing is the CLI's job).
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import torch.fx
 
-from .errors import source_line
+from .graph import source_line, target_name
 from .outline import OutlinedRegion
 from .partition import Partition
 from .pluggable import size_tensors
+from .refusal import Implementation, Refusal
 from .segments import Segments
 from .support import SupportReport, Verdict
 
@@ -43,12 +44,22 @@ class RegionEntry:
         return len(self.nodes)
 
 
+# The kind of a `Report.conditional` entry: a support note, not a refusal.
+CONDITIONAL = "conditional"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class NodeEntry:
-    """A node with a note: left in the graph (a graph break), or native only conditionally."""
+    """A node with a note: left in the graph (a graph break), or native only conditionally.
+
+    Attributes:
+        kind: the refusal's `refusal.RefusalKind` value, or `CONDITIONAL` for a support note.
+        reason: the refusal's (or the note's) message.
+    """
 
     node: str
     target: str
+    kind: str
     reason: str
     source: str | None
 
@@ -56,23 +67,46 @@ class NodeEntry:
 @dataclasses.dataclass(frozen=True, slots=True)
 class ImplementationEntry:
     """How a region's plugin runs: an ahead-of-time kernel (AOT), or PyTorch called back from
-    the engine (JIT), with the reason it isn't AOT."""
+    the engine (JIT), with the refusal that keeps it from AOT."""
 
     op: str
-    implementation: str  # "AOT" or "JIT"
+    implementation: Implementation
     kernel: str | None  # the AOT kernel's name and config
-    reason: str | None
+    reason: Refusal | None
+
+    def __post_init__(self) -> None:
+        if (self.implementation is Implementation.JIT) != (self.reason is not None):
+            raise ValueError(
+                f"{self.op}: a JIT plugin needs the refusal that keeps it from AOT, and an AOT "
+                f"one has none (got {self.implementation}, {self.reason!r})"
+            )
 
     @staticmethod
-    def of(op: str, kernel_or_reason: object) -> "ImplementationEntry":
-        """The entry for `aot.aot_or_reason`'s answer."""
-        if isinstance(kernel_or_reason, str):
-            return ImplementationEntry(op, "JIT", None, kernel_or_reason)
-        name = getattr(kernel_or_reason, "kernel_name", "?")
-        config = getattr(kernel_or_reason, "config", "")
-        tactics = len(getattr(kernel_or_reason, "alternatives", ())) + 1
+    def of(op: str, kernel_or_refusal: object) -> "ImplementationEntry":
+        """The entry for `aot.aot_or_reason`'s answer: an `aot.AotKernel` or a `Refusal`."""
+        if isinstance(kernel_or_refusal, Refusal):
+            return ImplementationEntry(op, Implementation.JIT, None, kernel_or_refusal)
+        name = getattr(kernel_or_refusal, "kernel_name", "?")
+        config = getattr(kernel_or_refusal, "config", "")
+        tactics = len(getattr(kernel_or_refusal, "alternatives", ())) + 1
         more = f"; {tactics} configs as TensorRT tactics" if tactics > 1 else ""
-        return ImplementationEntry(op, "AOT", f"{name} ({config}{more})", None)
+        return ImplementationEntry(op, Implementation.AOT, f"{name} ({config}{more})", None)
+
+    @property
+    def kind(self) -> str | None:
+        """The refusal's `refusal.RefusalKind` value, as `NodeEntry.kind`; None for AOT."""
+        return self.reason.kind.value if self.reason is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the implementation and the refusal's kind as their values, the refusal
+        as its message (as `NodeEntry` reports ``kind`` and ``reason``)."""
+        return {
+            "op": self.op,
+            "implementation": self.implementation.value,
+            "kernel": self.kernel,
+            "kind": self.kind,
+            "reason": self.reason.message if self.reason is not None else None,
+        }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,6 +153,7 @@ class Report:
         data = dataclasses.asdict(self)
         for region, entry in zip(data["regions"], self.regions, strict=True):
             region["node_count"] = entry.node_count
+        data["implementations"] = [entry.to_dict() for entry in self.implementations]
         return data
 
     def to_json(self) -> str:
@@ -128,15 +163,8 @@ class Report:
         return "\n".join(_markdown_lines(self)) + "\n"
 
 
-def _node_entry(node: torch.fx.Node, reason: str) -> NodeEntry:
-    target = node.target if isinstance(node.target, str) else _target(node)
-    return NodeEntry(node.name, target, reason, source_line(node))
-
-
-def _target(node: torch.fx.Node) -> str:
-    from .support import target_name
-
-    return target_name(node.target)
+def _node_entry(node: torch.fx.Node, kind: str, reason: str) -> NodeEntry:
+    return NodeEntry(node.name, target_name(node.target), kind, reason, source_line(node))
 
 
 def build_report(
@@ -151,12 +179,12 @@ def build_report(
     """The report of one pass over ``gm``, built after outlining (refused nodes remain)."""
     by_name: Mapping[str, torch.fx.Node] = {n.name: n for n in gm.graph.nodes}
     left = tuple(
-        _node_entry(by_name[name], reason)
-        for name, reason in partition.refused.items()
+        _node_entry(by_name[name], refusal.kind.value, refusal.message)
+        for name, refusal in partition.refused.items()
         if name in by_name
     )
     conditional = tuple(
-        _node_entry(by_name[name], v.reason)
+        _node_entry(by_name[name], CONDITIONAL, v.reason)
         for name, v in verdicts.verdicts.items()
         if v.conditional and v.verdict is Verdict.NATIVE and name in by_name
     )
@@ -198,10 +226,10 @@ def _markdown_lines(report: Report) -> list[str]:
         )
     lines += _markdown_size_tensors(report.regions)
     if report.implementations:
-        lines += ["", "## Plugin implementations", "", "| op | runs as | kernel | why not AOT |"]
-        lines.append("|---|---|---|---|")
-        for i in report.implementations:
-            lines.append(f"| `{i.op}` | {i.implementation} | {i.kernel or ''} | {i.reason or ''} |")
+        lines += ["", "## Plugin implementations", ""]
+        lines += _markdown_table(
+            _IMPLEMENTATION_COLUMNS, _implementation_rows(report.implementations), code=("op",)
+        )
     lines += ["", f"## Left in the graph ({len(report.left_in_graph)})", ""]
     lines += _node_table(report.left_in_graph)
     if report.conditional:
@@ -219,8 +247,36 @@ OUTPUT_ALLOCATOR_NOTE = (
 )
 
 
-def _size_tensor_rows(regions: Sequence[RegionEntry]) -> list[tuple[str, str, str, str]]:
+_SIZE_TENSOR_COLUMNS = ("op", "extent", "at most", "bound from")
+_NODE_COLUMNS = ("node", "op", "source", "kind", "reason")
+_IMPLEMENTATION_COLUMNS = ("op", "runs as", "kernel", "kind", "why not AOT")
+
+
+def _size_tensor_rows(regions: Sequence[RegionEntry]) -> list[tuple[str, ...]]:
     return [(r.op, t.extent, t.upper_bound, t.source) for r in regions for t in r.size_tensors]
+
+
+def _node_rows(entries: Sequence[NodeEntry]) -> list[tuple[str, ...]]:
+    return [(e.node, e.target, e.source or "", e.kind, e.reason) for e in entries]
+
+
+def _implementation_rows(entries: Sequence[ImplementationEntry]) -> list[tuple[str, ...]]:
+    return [
+        (e.op, e.implementation.value, e.kernel or "", e.kind or "", str(e.reason or ""))
+        for e in entries
+    ]
+
+
+def _markdown_table(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], *, code: Collection[str] = ()
+) -> list[str]:
+    """A Markdown table; cells of the ``code`` columns are set as code."""
+    quoted = [column in code for column in columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = (f"`{c}`" if q and c else c for c, q in zip(row, quoted, strict=True))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _markdown_size_tensors(regions: Sequence[RegionEntry]) -> list[str]:
@@ -228,9 +284,7 @@ def _markdown_size_tensors(regions: Sequence[RegionEntry]) -> list[str]:
     if not rows:
         return []
     lines = ["", "## Data-dependent outputs (size tensors)", "", OUTPUT_ALLOCATOR_NOTE, ""]
-    lines += ["| op | extent | at most | bound from |", "|---|---|---|---|"]
-    lines += [f"| `{op}` | {extent} | {bound} | {source} |" for op, extent, bound, source in rows]
-    return lines
+    return lines + _markdown_table(_SIZE_TENSOR_COLUMNS, rows, code=("op",))
 
 
 def _segment_rows(report: Report) -> list[tuple[str, str, str]]:
@@ -264,10 +318,7 @@ def _markdown_segments(report: Report) -> list[str]:
 def _node_table(entries: Sequence[NodeEntry]) -> list[str]:
     if not entries:
         return ["none"]
-    rows = ["| node | op | source | reason |", "|---|---|---|---|"]
-    for e in entries:
-        rows.append(f"| {e.node} | {e.target} | {e.source or ''} | {e.reason} |")
-    return rows
+    return _markdown_table(_NODE_COLUMNS, _node_rows(entries))
 
 
 def rich_renderables(report: Report) -> list[Any]:
@@ -328,41 +379,35 @@ def _none_line(title: str) -> Any:
     return Text(f"{title}: none", style="italic")
 
 
-def _rich_nodes(title: str, entries: Sequence[NodeEntry]) -> Any:
+def _rich_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    caption: str | None = None,
+) -> Any:
+    """A ``rich`` table; cells are escaped (shapes such as float32[s77, 3] are not markup)."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{title} ({len(entries)})")
-    for column in ("node", "op", "source", "reason"):
+    table = Table(title=escape(title), caption=escape(caption) if caption else None)
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for e in entries:
-        table.add_row(escape(e.node), escape(e.target), escape(e.source or ""), escape(e.reason))
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
     return table
+
+
+def _rich_nodes(title: str, entries: Sequence[NodeEntry]) -> Any:
+    return _rich_table(f"{title} ({len(entries)})", _NODE_COLUMNS, _node_rows(entries))
 
 
 def _rich_implementations(entries: Sequence[ImplementationEntry]) -> Any:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title="Plugin implementations")
-    for column in ("op", "runs as", "kernel", "why not AOT"):
-        table.add_column(column, overflow="fold")
-    for e in entries:
-        table.add_row(
-            escape(e.op), escape(e.implementation), escape(e.kernel or ""), escape(e.reason or "")
-        )
-    return table
+    rows = _implementation_rows(entries)
+    return _rich_table("Plugin implementations", _IMPLEMENTATION_COLUMNS, rows)
 
 
 def _rich_size_tensors(regions: Sequence[RegionEntry]) -> Any:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(
-        title="Data-dependent outputs (size tensors)", caption=escape(OUTPUT_ALLOCATOR_NOTE)
-    )
-    for column in ("op", "extent", "at most", "bound from"):
-        table.add_column(column, overflow="fold")
-    for row in _size_tensor_rows(regions):
-        table.add_row(*(escape(cell) for cell in row))
-    return table
+    rows = _size_tensor_rows(regions)
+    title = "Data-dependent outputs (size tensors)"
+    return _rich_table(title, _SIZE_TENSOR_COLUMNS, rows, caption=OUTPUT_ALLOCATOR_NOTE)

@@ -60,7 +60,8 @@ from torch.fx.passes.tools_common import (
     stable_topological_sort,
 )
 
-from .errors import PartitionError, describe_node
+from .errors import PartitionError
+from .graph import describe_node
 
 logger = logging.getLogger(__name__)
 

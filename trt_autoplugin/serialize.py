@@ -14,8 +14,8 @@ Layout of a saved folder::
 The hash is the body's content digest: on load the body's digest is recomputed and must equal the
 saved name, so the re-registered op is the op the saved program or engine calls. Ops the bodies
 call (a user's ``torch.library`` op, for instance) must be registered before loading, as for any
-``torch.export.load``. No ``torch_tensorrt`` import here; TensorRT is used only by
-`load_plugins`, through ``plugin.py``.
+``torch.export.load``. No TensorRT here: `plugin.load_plugins` registers the loaded regions'
+plugins.
 """
 
 import dataclasses
@@ -43,8 +43,8 @@ from torch.fx.experimental.symbolic_shapes import free_symbols
 
 from .archive import file_sha256, parse_json, program_from_bytes, read_regular_file
 from .errors import ArchiveError, OutlineError
+from .handles import RegistrationHandle
 from .outline import NAMESPACE, OutlinedRegion, RegionBody, TensorSpec, register_region_op
-from .plugin import PluginHandle, register_plugin, tensorrt_plugin_import_error
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class LoadedRegion:
 
     op: torch._ops.OpOverload
     body: RegionBody
-    plugin: PluginHandle | None = None
+    plugin: RegistrationHandle | None = None
 
     @property
     def name(self) -> str:
@@ -216,27 +216,6 @@ def load_regions(path: str | os.PathLike) -> tuple[LoadedRegion, ...]:
     folder = Path(path)
     bodies = [_checked_body(folder, entry) for entry in _index_entries(folder)]
     return tuple(LoadedRegion(register_region_op(body), body) for body in bodies)
-
-
-def load_plugins(path: str | os.PathLike) -> tuple[LoadedRegion, ...]:
-    """`load_regions`, then registers each region's TensorRT plugin when TensorRT imports.
-
-    Loading an engine built with the plugins needs them registered first. Without TensorRT the
-    ops are still registered (the programs run in PyTorch) and a warning says why no plugin was.
-
-    Raises:
-        ArchiveError: as `load_regions`.
-        OutlineError: as `load_regions`.
-        PluginError: a region can't be a plugin, or TensorRT refused it.
-    """
-    regions = load_regions(path)
-    missing = tensorrt_plugin_import_error()
-    if missing is not None:
-        logger.warning(
-            "registered %d region ops but no TensorRT plugins: %s", len(regions), missing
-        )
-        return regions
-    return tuple(dataclasses.replace(r, plugin=register_plugin(r.body)) for r in regions)
 
 
 def _index_entries(folder: Path) -> list[_IndexEntry]:

@@ -16,15 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 import sympy
-import torch
 from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 from torch.utils._sympy import functions as torch_sympy
 
-from trt_autoplugin.errors import ShapeTranslationError
+from .errors import ShapeTranslationError
+from .graph import SymbolicDim
 
 T = TypeVar("T")
 
-SymbolicDim = int | sympy.Expr
 """One dim of a symbolic shape: a static int or a sympy expression over ShapeEnv symbols."""
 
 # TensorRT dims are int64: x ** 63 overflows for every x >= 2, so a bigger exponent can only be
@@ -50,22 +49,10 @@ class ShapeArithmetic(Protocol[T]):
 
     The left operand is always a backend value; the right one is a backend value or an int.
     The translation never calls anything else on a backend value (no ``bool``, ``hash``, ``==``,
-    reflected operators or unary minus), so a TensorRT backend is a thin wrapper over ``trtp``::
-
-        class TrtArithmetic:
-            def __init__(self, anchor: trtp.ShapeExpr) -> None:
-                self._anchor = anchor  # any input dim; TensorRT has no free-standing constants
-
-            def constant(self, value: int) -> trtp.ShapeExpr:
-                return self._anchor * 0 + value
-
-            def add(self, left, right): return left + right
-            def sub(self, left, right): return left - right
-            def mul(self, left, right): return left * right
-            def floordiv(self, left, right): return left // right
-            def cdiv(self, left, right): return trtp.cdiv(left, right)
-            def max(self, left, right): return trtp.max(left, right)
-            def min(self, left, right): return trtp.min(left, right)
+    reflected operators or unary minus), so a backend is a thin wrapper: `IntArithmetic` below
+    evaluates on ints, and ``plugin.TrtShapeArithmetic`` builds TensorRT's ``trtp.ShapeExpr``
+    (its constants are ``trtp.ShapeExpr(value)``, which TensorRT's expression builder makes real
+    while it asks for output shapes).
     """
 
     def constant(self, value: int) -> T:
@@ -154,25 +141,6 @@ class _CheckingArithmetic:
         return None
 
     sub = mul = floordiv = cdiv = max = min = add
-
-
-def symbolic_shape(value: torch.Tensor) -> tuple[SymbolicDim, ...]:
-    """The shape of a (fake) tensor as ints and sympy expressions.
-
-    Args:
-        value: a tensor, typically a node's ``meta["val"]`` in an exported program.
-
-    Returns:
-        One entry per dim: an int for a static size, else the SymInt's sympy expression.
-    """
-    return tuple(_symbolic_dim(size) for size in value.shape)
-
-
-def _symbolic_dim(size: int | torch.SymInt) -> SymbolicDim:
-    if not isinstance(size, torch.SymInt):
-        return int(size)
-    expr = size.node.expr
-    return int(expr) if expr.is_Integer else expr
 
 
 def symbol_sources(
@@ -400,10 +368,11 @@ def translate_dim(
     """Translates one symbolic size into a backend expression.
 
     Handled: integers; symbols in ``dims_by_symbol``; ``+``/``-``; products with integer
-    coefficients; ``x**n`` for integer ``0 <= n <= 8``; torch's ``FloorDiv``/``CleanDiv``
-    (the ceil-division forms torch emits, ``(a + b - 1)//b`` and ``-((-a)//b)``, become
-    ``cdiv``); ``Mod``/``PythonMod`` as ``a - (a//b)*b``; ``Max``/``Min``; ``Identity``;
-    ``FloorToInt``/``CeilToInt`` of ``IntTrueDiv`` (integer floor/ceil division).
+    coefficients; ``x**n`` for an integer ``0 <= n <= 63`` (`_MAX_POWER`: beyond it an int64
+    dim overflows); torch's ``FloorDiv``/``CleanDiv`` (the ceil-division forms torch emits,
+    ``(a + b - 1)//b`` and ``-((-a)//b)``, become ``cdiv``); ``Mod``/``PythonMod`` as
+    ``a - (a//b)*b``; ``Max``/``Min``; ``Identity``; ``FloorToInt``/``CeilToInt`` of
+    ``IntTrueDiv`` (integer floor/ceil division).
 
     Args:
         expr: the size, an int or a sympy expression.

@@ -23,7 +23,15 @@ import torch
 import torch.fx
 from torch.fx.experimental.symbolic_shapes import free_symbols
 
-from .errors import SupportError, describe_node
+from .errors import SupportError
+from .graph import (
+    REGION_NAMESPACE,
+    describe_node,
+    has_complex_values,
+    target_name,
+    tensor_values,
+)
+from .probes import is_torch_tensorrt_available
 from .snapshot import (
     SnapshotChoice,
     SnapshotRule,
@@ -32,6 +40,7 @@ from .snapshot import (
     snapshot_decompositions,
     snapshot_versions,
 )
+from .torch_tensorrt_registry import CompilationSettingsLike, LiveRegistry
 
 # Nodes Torch-TensorRT's lowering removes before partitioning (remove_assert_nodes) or that carry
 # no computation; they never split an engine, so they count as neither side.
@@ -89,35 +98,11 @@ class SupportOracle(Protocol):
         ...
 
 
-def target_name(target: object) -> str:
-    """Canonical name of a node target: 'aten.add.Tensor' or '_operator.getitem'."""
-    if isinstance(target, torch._ops.OpOverload | torch._ops.OpOverloadPacket):
-        return str(target)
-    module = getattr(target, "__module__", None) or ""
-    return f"{module}.{getattr(target, '__name__', repr(target))}"
-
-
-def _tensor_values(value: object) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, list | tuple):
-        return [v for item in value for v in _tensor_values(item)]
-    return []
-
-
-def has_complex_values(node: torch.fx.Node) -> bool:
-    """Whether the node or one of its inputs carries a complex tensor (TensorRT has none)."""
-    values = _tensor_values(node.meta.get("val"))
-    for arg in node.all_input_nodes:
-        values.extend(_tensor_values(arg.meta.get("val")))
-    return any(v.dtype.is_complex for v in values)
-
-
 def has_dynamic_shapes(node: torch.fx.Node) -> bool:
     """Torch-TensorRT's ``node_has_dynamic_shapes``: symbolic sizes on the node or its inputs."""
-    values = _tensor_values(node.meta.get("val"))
+    values = tensor_values(node.meta.get("val"))
     for arg in node.all_input_nodes:
-        values.extend(_tensor_values(arg.meta.get("val")))
+        values.extend(tensor_values(arg.meta.get("val")))
     return any(free_symbols(v.shape) for v in values)
 
 
@@ -302,10 +287,8 @@ class TorchTensorRTSupport:
         MissingDependencyError: ``torch_tensorrt`` does not import (no TensorRT).
     """
 
-    def __init__(self, settings: object | None = None) -> None:
-        from . import converter
-
-        self._backend = converter.LiveRegistry(settings)
+    def __init__(self, settings: CompilationSettingsLike | None = None) -> None:
+        self._backend = LiveRegistry(settings)
 
     @property
     def fallback_data_dependent_ops(self) -> bool:
@@ -393,9 +376,7 @@ def default_support() -> SupportOracle:
     The snapshot is the installed torch_tensorrt's release if one ships, else torch's
     (:func:`trt_autoplugin.snapshot.choose_snapshot`); the oracle's description says which.
     """
-    from . import converter
-
-    if converter.is_torch_tensorrt_available():
+    if is_torch_tensorrt_available():
         return TorchTensorRTSupport()
     return SnapshotSupport()
 
@@ -425,9 +406,6 @@ class SupportReport:
 
 
 # The namespace of the region ops outlining creates (``trt_autoplugin::region_<hash>``).
-REGION_NAMESPACE = "trt_autoplugin"
-
-
 def is_region_op(target: object) -> bool:
     """Whether a node target is a region op of an already rewritten program.
 
@@ -524,7 +502,7 @@ _REWRITTEN = (
 
 def carries_complex(node: torch.fx.Node) -> bool:
     """Whether the node's own value is (or holds) a complex tensor."""
-    return any(v.dtype.is_complex for v in _tensor_values(node.meta.get("val")))
+    return any(v.dtype.is_complex for v in tensor_values(node.meta.get("val")))
 
 
 def complex_chains(gm: torch.fx.GraphModule) -> list[list[torch.fx.Node]]:

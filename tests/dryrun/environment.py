@@ -10,7 +10,8 @@ report) needs no TensorRT library. What it needs instead:
   no network: carry it), else downloaded with ``pip download --no-deps``;
 * its pure-Python requirements (dllist, psutil, filelock, packaging), installed by the ``test``
   extra;
-* an import-only stand-in named ``tensorrt`` (``standin/tensorrt``), which is not TensorRT.
+* an import-only stand-in named ``tensorrt`` (``tests/standin/tensorrt``), which is not TensorRT
+  (``tests/standin/qdp.py`` says what each of the tests' stand-ins is for).
 
 Everything lives in ``<repo>/.dryrun/`` (git-ignored) and is put on ``PYTHONPATH`` of a subprocess
 only, so no test of the main process can import the stand-in by accident.
@@ -28,7 +29,8 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-STANDIN = HERE / "standin"
+# The folder holding the import-only ``tensorrt`` package, put on the subprocess's path.
+STANDIN = HERE.parent / "standin"
 RUNNER = HERE / "runner.py"
 
 # Torch-TensorRT release built for each torch minor version.

@@ -48,8 +48,8 @@ from torch_tensorrt.dynamo import _compiler  # noqa: E402
 
 import trt_autoplugin  # noqa: E402
 from trt_autoplugin import examples  # noqa: E402
-from trt_autoplugin.converter import compilation_settings  # noqa: E402
 from trt_autoplugin.support import SnapshotSupport  # noqa: E402
+from trt_autoplugin.torch_tensorrt_registry import compilation_settings  # noqa: E402
 
 _keep_torch_blocks_on_the_cpu()
 
@@ -150,7 +150,7 @@ def _prediction(report: trt_autoplugin.Report) -> dict:
         "before": [report.before.tensorrt, report.before.pytorch],
         "after": [report.after.tensorrt, report.after.pytorch],
         "regions": [list(r.targets) for r in report.regions],
-        "left_in_graph": [[e.node, e.target, e.reason] for e in report.left_in_graph],
+        "left_in_graph": [[e.node, e.target, e.kind, e.reason] for e in report.left_in_graph],
         "size_tensors": [
             [[s.extent, s.upper_bound] for s in r.size_tensors] for r in report.regions
         ],

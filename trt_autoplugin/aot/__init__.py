@@ -36,7 +36,7 @@ with the statement it met, never guessed.
 from .build import aot_kernel, aot_or_reason, environment_reason
 from .check import TOLERANCES, check_against_eager
 from .kernel import AotKernel, KernelPlan
-from .launch import device_seconds, driver_import_error, ptx_digest
+from .launch import device_seconds, ptx_digest
 from .triton_source import launch_grid
 from .wrapper import kernel_plan
 
@@ -48,7 +48,6 @@ __all__ = [
     "aot_or_reason",
     "check_against_eager",
     "device_seconds",
-    "driver_import_error",
     "environment_reason",
     "kernel_plan",
     "launch_grid",

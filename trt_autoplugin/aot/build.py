@@ -16,10 +16,11 @@ import torch
 
 from ..errors import AotError
 from ..outline import RegionBody
+from ..probes import cuda_driver_import_error
+from ..refusal import Refusal, RefusalKind
 from .check import check_against_eager, check_int32_bounds, random_inputs
 from .hints import SMALL_TUNING_BYTES, check_cases, compile_hints, concrete_shapes, symbol_ranges
 from .kernel import AotKernel
-from .launch import driver_import_error
 from .tuning import tactic_candidates, unchecked_kernel
 from .wrapper import kernel_plan
 
@@ -43,7 +44,7 @@ def environment_reason() -> str | None:
         from torch._inductor.utils import run_and_get_code  # noqa: F401
     except ImportError as e:
         return f"AOT kernels need Triton and TorchInductor: {e}"
-    return driver_import_error()
+    return cuda_driver_import_error()
 
 
 def inductor_code(body: RegionBody, hints: Mapping[sympy.Symbol, int]) -> str:
@@ -81,6 +82,13 @@ def inductor_code(body: RegionBody, hints: Mapping[sympy.Symbol, int]) -> str:
     return codes[0]
 
 
+@dataclasses.dataclass(slots=True)
+class _Stage:
+    """The stage `_built_kernel` is in: an `AotError`'s refusal kind is where it was raised."""
+
+    kind: RefusalKind = RefusalKind.ENVIRONMENT
+
+
 def aot_kernel(body: RegionBody, *, check_shapes: int = 8) -> AotKernel:
     """Compiles a region into a checked ahead-of-time kernel for the current GPU.
 
@@ -96,24 +104,34 @@ def aot_kernel(body: RegionBody, *, check_shapes: int = 8) -> AotKernel:
         AotError: why the region stays a JIT plugin (no CUDA/Triton, several kernels, an extern
             call, unbounded scalars, a failed check...).
     """
+    return _built_kernel(body, check_shapes, _Stage())
+
+
+def _built_kernel(body: RegionBody, check_shapes: int, stage: _Stage) -> AotKernel:
     reason = environment_reason()
     if reason is not None:
         raise AotError(reason)
     ranges = symbol_ranges(body)
+    stage.kind = RefusalKind.INDEX_BOUNDS
     reason = index_inputs_reason(body)
     if reason is not None:
         raise AotError(reason)
     hints = compile_hints(ranges, body.input_specs)
+    stage.kind = RefusalKind.INDUCTOR
     plan = kernel_plan(inductor_code(body, hints), body.input_specs, body.output_specs)
+    stage.kind = RefusalKind.INT32_BOUNDS
     check_int32_bounds(plan, ranges)
     cases = check_cases(ranges, hints)[: max(check_shapes, 1)]
     small = compile_hints(ranges, body.input_specs, budget_bytes=SMALL_TUNING_BYTES)
     tuning = [hints] if small == hints else [hints, small]
+    stage.kind = RefusalKind.TUNING
+    unchecked = [
+        unchecked_kernel(c, plan, body) for c in tactic_candidates(plan, body, tuning, ranges)
+    ]
+    stage.kind = RefusalKind.EAGER_MISMATCH
     kernels = [
         dataclasses.replace(kernel, checked_shapes=check_against_eager(kernel, body, cases))
-        for kernel in (
-            unchecked_kernel(c, plan, body) for c in tactic_candidates(plan, body, tuning, ranges)
-        )
+        for kernel in unchecked
     ]
     first, *alternatives = kernels
     logger.info(
@@ -126,13 +144,16 @@ def aot_kernel(body: RegionBody, *, check_shapes: int = 8) -> AotKernel:
     return dataclasses.replace(first, alternatives=tuple(alternatives))
 
 
-def aot_or_reason(body: RegionBody) -> AotKernel | str:
-    """The region's checked AOT kernel, or the reason it stays a JIT plugin."""
+def aot_or_reason(body: RegionBody) -> AotKernel | Refusal:
+    """The region's checked AOT kernel, or the refusal that keeps it a JIT plugin; its kind
+    is the stage that refused (the environment, index inputs, Inductor's code, int32 bounds,
+    tuning, or the check against eager)."""
+    stage = _Stage()
     try:
-        return aot_kernel(body)
+        return _built_kernel(body, 8, stage)
     except AotError as e:
         logger.info("region %s stays JIT: %s", body.digest(), e)
-        return str(e)
+        return Refusal(stage.kind, str(e))
 
 
 # Ops that read an integer input as positions into another tensor.

@@ -13,15 +13,13 @@ import sympy
 import torch
 
 from ..errors import AotError
+from ..limits import GRID_YZ_MAX, INT32_MAX
 from ..outline import RegionBody, TensorSpec, run_body
 from ..shape_expr import infer_output_shapes
 from .hints import concrete_shapes
-from .kernel import INT32_MAX, AotKernel, KernelPlan
+from .kernel import AotKernel, KernelPlan
 from .launch import launch
 
-# CUDA's grid y and z are at most 65535 blocks (x up to 2**31 - 1, which INT32_MAX covers); a
-# launch beyond fails, and TensorRT would only find out when the engine runs.
-GRID_YZ_MAX = 65535
 # Inputs at the range's maximum are checked only below this many elements per tensor.
 _MAX_CHECK_ELEMENTS = 1 << 26
 

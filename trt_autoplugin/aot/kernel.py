@@ -15,9 +15,6 @@ from ..shape_expr import IntArithmetic, ShapeArithmetic, SymbolicDim, translate_
 
 T = TypeVar("T")
 
-# TensorRT passes every extra kernel argument and grid dim as a 32-bit int (``SymInt32``).
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class AotKernel:

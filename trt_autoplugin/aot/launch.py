@@ -18,8 +18,10 @@ from typing import Any
 
 import torch
 
-from ..errors import AotError, MissingDependencyError
-from .kernel import INT32_MAX, INT32_MIN, AotKernel
+from ..errors import AotError
+from ..limits import INT32_MAX, INT32_MIN
+from ..probes import cuda_driver
+from .kernel import AotKernel
 
 _LOCK = threading.Lock()
 # (device index, PTX digest, entry) -> CUfunction; modules stay loaded for the process, like
@@ -29,29 +31,6 @@ _FUNCTIONS: dict[tuple[int, str, str], Any] = {}
 # torch.cuda._sleep spins for a number of cycles; H100 and H200 boost to about 2 GHz, and a
 # longer sleep than needed only costs time.
 _SLEEP_CYCLES_PER_SECOND = 2.0e9
-
-
-def driver_import_error() -> str | None:
-    """Why the CUDA driver bindings don't import, or None."""
-    try:
-        _driver()
-    except MissingDependencyError as e:
-        return str(e)
-    return None
-
-
-def _driver() -> Any:
-    try:
-        from cuda.bindings import driver
-    except ImportError:
-        try:
-            from cuda import cuda as driver  # cuda-python < 12.6 names the module cuda.cuda
-        except ImportError as e:
-            raise MissingDependencyError(
-                "launching AOT kernels as TensorRT does needs NVIDIA's cuda-python "
-                "(pip install cuda-python)"
-            ) from e
-    return driver
 
 
 def _checked(driver: Any, result: Any, what: str) -> Any:
@@ -74,7 +53,7 @@ def _function(kernel: AotKernel, device: int) -> Any:
     with _LOCK:
         if key in _FUNCTIONS:
             return _FUNCTIONS[key]
-        driver = _driver()
+        driver = cuda_driver()
         _checked(driver, driver.cuInit(0), "cuInit")
         _current_context(driver)
         image = kernel.ptx.encode() + b"\0"
@@ -131,7 +110,7 @@ def launch(
     for value in (*grid, *scalars):
         if not INT32_MIN <= value <= INT32_MAX:
             raise AotError(f"{kernel.kernel_name}: launch value {value} does not fit int32")
-    driver = _driver()
+    driver = cuda_driver()
     values = (*(x.data_ptr() for x in inputs), *scalars, *(y.data_ptr() for y in outputs))
     types = (
         *([ctypes.c_void_p] * len(inputs)),

@@ -18,6 +18,7 @@ import sympy
 import torch
 
 from ..errors import AotError
+from ..limits import SHARED_MEM_MAX
 from ..outline import RegionBody
 from .check import check_grid_bounds, empty_outputs, random_inputs
 from .hints import concrete_shapes
@@ -34,9 +35,6 @@ from .triton_source import (
 
 logger = logging.getLogger(__name__)
 
-# Dynamic shared memory above 48 KiB needs cuFuncSetAttribute before the launch; TensorRT's
-# launch parameters have no way to ask for it.
-SHARED_MEM_MAX = 48 * 1024
 # A timing sample of a config lasts at least this long, in at most this many launches.
 _TIMED_SAMPLE_S = 100e-6
 _TIMED_CALLS_MAX = 50

@@ -11,6 +11,8 @@ therefore stops at ``tensorrt.Builder`` with one line saying TensorRT is not ins
 The version is the TensorRT version the installed Torch-TensorRT was built against, read from its
 ``_version.py`` without importing it, so that version-gated converters register as they would with
 the real library.
+
+``tests/standin/qdp.py`` says what this stand-in and the plugin tests' one are each for.
 """
 
 import enum
