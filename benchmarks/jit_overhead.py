@@ -27,6 +27,7 @@ import torch
 
 from trt_autoplugin import autoplugin, examples, jit
 from trt_autoplugin.outline import OutlinedRegion, run_body
+from trt_autoplugin.output_writes import output_writes
 from trt_autoplugin.pluggable import size_tensors
 
 ELEMENTS = 65_536
@@ -120,6 +121,7 @@ def measure(calls: int = 2000, repeats: int = 5) -> list[dict]:
                 "eager_us": _per_call_us(eager, calls, repeats),
                 "jit_cold_us": _per_call_us(_cold(launch), calls, repeats),
                 "jit_us": _per_call_us(launch, calls, repeats),
+                "copied_outputs": [str(w) for w in output_writes(region.body) if not w.in_place],
             }
         )
     return rows
@@ -133,14 +135,15 @@ def markdown(rows: list[dict], device: str) -> str:
         "kernels take a few µs and the wall time per call is host time. Median of repeats of",
         "back-to-back calls between two synchronizations (`benchmarks/jit_overhead.py`).",
         "",
-        "| example | region ops | eager µs | JIT, cold wrappers µs | JIT µs | JIT − eager µs |",
-        "|---|---|---|---|---|---|",
+        "| example | region ops | eager µs | JIT, cold wrappers µs | JIT µs | JIT − eager µs "
+        "| outputs copied |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['example']} | {', '.join(t.split('.')[1] for t in r['targets'])} "
             f"| {r['eager_us']:.1f} | {r['jit_cold_us']:.1f} | {r['jit_us']:.1f} "
-            f"| {r['jit_us'] - r['eager_us']:.1f} |"
+            f"| {r['jit_us'] - r['eager_us']:.1f} | {len(r['copied_outputs'])} |"
         )
     overheads = [r["jit_us"] - r["eager_us"] for r in rows]
     cold = [r["jit_cold_us"] - r["eager_us"] for r in rows]

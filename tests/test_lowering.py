@@ -272,6 +272,23 @@ def test_implementations_say_why_a_region_stays_jit() -> None:
         assert {e.reason.kind for e in entries} == {RefusalKind.ENVIRONMENT}
 
 
+def test_jit_entries_say_which_outputs_are_copied_and_why() -> None:
+    from trt_autoplugin import autoplugin, examples
+    from trt_autoplugin.lowering import implementations
+    from trt_autoplugin.support import SnapshotSupport
+
+    copies = {}
+    for name in ("cumulative", "custom_op", "data_dependent"):
+        regions = autoplugin(examples.export_example(name), support=SnapshotSupport()).regions
+        _, entries = implementations(regions, aot=False)
+        copies.update({r.targets[0]: e.copies for r, e in zip(regions, entries, strict=True)})
+    assert copies["aten.logcumsumexp.default"] == ()  # written in place by logcumsumexp.out
+    assert copies["aten.cummax.default"] == ()
+    custom = [c for t, c in copies.items() if t.startswith("trt_autoplugin_examples")][0]
+    assert len(custom) == 2 and all("has no out= form" in c for c in custom)
+    assert "data-dependent outputs" in copies["aten.masked_select.default"][0]
+
+
 def test_repeated_region_ops_build_one_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """Repeated blocks outline to one region op (one plugin): its kernel is built once."""
     from trt_autoplugin import autoplugin, examples, lowering

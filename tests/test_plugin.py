@@ -11,6 +11,7 @@ Three tiers (the JIT launch and its buffers are tested in ``test_jit.py``):
 """
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -312,6 +313,38 @@ def test_tensorrt_shape_callback_gives_real_shapes(
                     assert expr.index >= len(real)
                 else:
                     assert expr.get_constant_value() == size
+
+
+@given(batch=st.integers(0, 64), fraction=st.sampled_from([0.1, 0.25, 1 / 3, 0.5, 0.9, 1.0]))
+def test_the_user_chooses_what_a_size_tensor_is_optimized_for(
+    standin_trt, example_regions, batch: int, fraction: float
+) -> None:
+    """``size_tensor_opt``: TensorRT's ``opt`` is that fraction of the bound, rounded up."""
+    from tensorrt.plugin import _lib
+
+    (region,) = [r for r in example_regions["data_dependent"] if size_tensors(r.body)]
+    handle = register_plugin(region.body, size_tensor_opt=fraction)
+    try:
+        plugin = plugin_instance(standin_trt, region.name)
+        inputs = region_inputs(region, batch)
+        plugin.get_output_data_types(
+            [trt_dtype(standin_trt, x.dtype) for x in inputs], [x.dim() for x in inputs]
+        )
+        exprs = plugin.get_output_shapes(
+            [[IntDim(d) for d in x.shape] for x in inputs], [], IntBuilder()
+        )
+        (declared,) = exprs[0]
+        assert declared.upper == inputs[0].numel()
+        assert declared.opt == math.ceil(declared.upper * fraction) <= declared.upper
+    finally:
+        handle.destroy()
+    assert region.name not in _lib.QDP_REGISTRY
+
+
+def test_a_size_tensor_opt_outside_its_range_is_refused_before_tensorrt(example_regions) -> None:
+    (region,) = [r for r in example_regions["data_dependent"] if size_tensors(r.body)]
+    with pytest.raises(PluginError, match="size_tensor_opt must be in"):
+        register_plugin(region.body, size_tensor_opt=0)
 
 
 def test_registering_again_is_a_no_op_and_destroy_undoes_it(standin_trt, example_regions) -> None:

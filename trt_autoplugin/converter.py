@@ -84,7 +84,7 @@ def plugin_layer_name(target: object, node_name: str) -> str:
 
 
 def _region_converter(
-    body: RegionBody, qdp_id: str, aot_kernel: AotKernel | None
+    body: RegionBody, qdp_id: str, aot_kernel: AotKernel | None, size_tensor_opt: float
 ) -> Callable[..., Any]:
     """The converter function for one region op (runs only inside Torch-TensorRT's interpreter).
 
@@ -99,7 +99,8 @@ def _region_converter(
     def convert(
         ctx: Any, target: object, args: Sequence[object], kwargs: Mapping[str, object], node: str
     ) -> Any:
-        register_plugin(body, aot_kernel=aot_kernel)  # a no-op when already registered
+        # A no-op when already registered.
+        register_plugin(body, aot_kernel=aot_kernel, size_tensor_opt=size_tensor_opt)
         import tensorrt.plugin as trtp
         from tensorrt.plugin._lib import QDP_REGISTRY
 
@@ -178,7 +179,9 @@ class ConverterHandle(RegistrationHandle):
 _CONVERTERS: dict[str, ConverterHandle] = {}
 
 
-def register_converter(body: RegionBody, *, aot_kernel: AotKernel | None = None) -> ConverterHandle:
+def register_converter(
+    body: RegionBody, *, aot_kernel: AotKernel | None = None, size_tensor_opt: float = 0.5
+) -> ConverterHandle:
     """Registers a Torch-TensorRT converter for a region's op.
 
     The converter adds the region's QDP plugin (`plugin.register_plugin`, registered by the
@@ -198,7 +201,7 @@ def register_converter(body: RegionBody, *, aot_kernel: AotKernel | None = None)
     with _LOCK:
         if op.name() in _CONVERTERS:
             return _CONVERTERS[op.name()]
-        implementation = _region_converter(body, op.name(), aot_kernel)
+        implementation = _region_converter(body, op.name(), aot_kernel, size_tensor_opt)
         dynamo_tensorrt_converter(
             op,
             supports_dynamic_shapes=has_symbolic_dims(body),
@@ -242,7 +245,9 @@ class RegionHandle(RegistrationHandle):
         return self.body.qualified_name
 
 
-def register_region(body: RegionBody, *, aot_kernel: AotKernel | None = None) -> RegionHandle:
+def register_region(
+    body: RegionBody, *, aot_kernel: AotKernel | None = None, size_tensor_opt: float = 0.5
+) -> RegionHandle:
     """Registers a region's Torch-TensorRT converter and its TensorRT plugin.
 
     With ``aot_kernel`` (an `aot.AotKernel`) the plugin gets an AOT implementation too, and the
@@ -251,7 +256,8 @@ def register_region(body: RegionBody, *, aot_kernel: AotKernel | None = None) ->
     Where ``tensorrt.plugin`` does not import (Torch-TensorRT's dryrun on a machine without
     TensorRT), only the converter is registered: the partitioner asks converters, not plugins,
     and the converter registers the plugin when it first runs. A real build without TensorRT
-    still stops, at TensorRT's builder, before any converter runs.
+    still stops, at TensorRT's builder, before any converter runs. ``size_tensor_opt`` is as in
+    `plugin.register_plugin`.
 
     Raises:
         PluginError: the region can't be a plugin (raised before TensorRT sees it).
@@ -260,7 +266,7 @@ def register_region(body: RegionBody, *, aot_kernel: AotKernel | None = None) ->
     check_pluggable(body)
     plugin = None
     if tensorrt_plugin_import_error() is None:
-        plugin = register_plugin(body, aot_kernel=aot_kernel)
+        plugin = register_plugin(body, aot_kernel=aot_kernel, size_tensor_opt=size_tensor_opt)
     else:
         logger.info(
             "%s: plugin registration waits for the converter (%s)",
@@ -268,7 +274,7 @@ def register_region(body: RegionBody, *, aot_kernel: AotKernel | None = None) ->
             tensorrt_plugin_import_error(),
         )
     try:
-        converter = register_converter(body, aot_kernel=aot_kernel)
+        converter = register_converter(body, aot_kernel=aot_kernel, size_tensor_opt=size_tensor_opt)
     except (MissingDependencyError, PluginError, OutlineError):
         if plugin is not None:
             plugin.destroy()

@@ -14,6 +14,7 @@ Pure analysis over graphs and bodies: no TensorRT.
 """
 
 import dataclasses
+import fractions
 import math
 from collections.abc import Callable, Mapping, Sequence
 
@@ -212,6 +213,20 @@ def unbounded_reason(node: torch.fx.Node) -> Refusal | None:
         "recorded no finite value range, so a TensorRT size tensor can't be declared for it"
     )
     return Refusal(RefusalKind.UNBOUNDED_DATA_DEPENDENT, message, node.name)
+
+
+def opt_extent(size: SizeTensor, fraction: float) -> sympy.Expr:
+    """The extent TensorRT optimizes for at ``fraction`` of the upper bound, rounded up.
+
+    Raises:
+        ValueError: ``fraction`` is not in (0, 1].
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(
+            f"a size tensor's opt is a fraction of its bound in (0, 1], not {fraction}"
+        )
+    ratio = fractions.Fraction(fraction).limit_denominator(1024)
+    return FloorDiv(size.upper_bound * ratio.numerator + ratio.denominator - 1, ratio.denominator)
 
 
 # --- a region's size tensors ---------------------------------------------------------------------

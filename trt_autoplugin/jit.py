@@ -20,6 +20,7 @@ import torch.fx
 from .data_dependent import SizeTensor
 from .errors import PluginError
 from .outline import RegionBody
+from .output_writes import write_plan
 from .pluggable import size_tensors, supported_dtypes
 from .shape_expr import IntArithmetic, translate_shapes
 
@@ -166,17 +167,41 @@ def jit_launch(
         run_stream.wait_stream(tensorrt_stream)
     with torch.no_grad(), torch.cuda.stream(run_stream):
         args = [as_cuda_tensor(b) for b in inputs]
-        results = tuple(body.graph_module(*args))
+        plan = write_plan(body)
+        # A fresh alias per call: an out= op that resized its destination would change the
+        # alias, never the cached wrapper.
+        written = {i: as_cuda_tensor(outputs[i]).detach() for i in plan.in_place}
+        results = tuple(plan.graph_module(*args, *written.values()))
         num_outputs = len(body.output_specs)
         if sizes:
             extents = _checked_extents(body, sizes, args, results)
             _write_extents(outputs[num_outputs:], extents)
         for index, (buffer, result) in enumerate(zip(outputs, results, strict=False)):
+            if index in written:
+                _check_written(body, index, written[index], result, as_cuda_tensor(buffer))
+                continue
             destination = _destination(buffer, result)
             _check_result(body, index, destination, result)
             destination.copy_(result)
     if run_stream != tensorrt_stream:
         tensorrt_stream.wait_stream(run_stream)
+
+
+def _check_written(
+    body: RegionBody,
+    index: int,
+    alias: torch.Tensor,
+    result: torch.Tensor,
+    buffer: torch.Tensor,
+) -> None:
+    # The out= op must have written TensorRT's memory as laid out: a resize (the descriptor and
+    # the body disagree on the shape) would have moved or reshaped the alias.
+    if result is not alias or alias.data_ptr() != buffer.data_ptr() or alias.shape != buffer.shape:
+        raise PluginError(
+            f"region {body.qualified_name}: output {index} was not written in place into "
+            f"TensorRT's {buffer.dtype}{list(buffer.shape)} buffer (the op returned "
+            f"{result.dtype}{list(result.shape)}); the descriptor disagrees with the region"
+        )
 
 
 def _destination(buffer: object, result: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ from .converter import RegionHandle, register_region
 from .errors import AutopluginError
 from .handles import RegistrationHandle
 from .outline import OutlinedRegion
+from .output_writes import output_writes
 from .pipeline import GraphOutcome, outline_graph_module
 from .pluggable import size_tensors
 from .probes import require_torch_tensorrt
@@ -99,24 +100,35 @@ def implementations(
         answers.append(built[region.name])
     kernels = tuple(None if isinstance(a, Refusal) else a for a in answers)
     entries = tuple(
-        ImplementationEntry.of(r.name, a) for r, a in zip(regions, answers, strict=True)
+        ImplementationEntry.of(r.name, a, _copies(r) if isinstance(a, Refusal) else ())
+        for r, a in zip(regions, answers, strict=True)
     )
     return kernels, entries
 
 
+def _copies(region: OutlinedRegion) -> tuple[str, ...]:
+    return tuple(str(w) for w in output_writes(region.body) if not w.in_place)
+
+
 def register_regions(
-    regions: Sequence[OutlinedRegion], *, aot_kernels: Sequence[object] | None = None
+    regions: Sequence[OutlinedRegion],
+    *,
+    aot_kernels: Sequence[object] | None = None,
+    size_tensor_opt: float = 0.5,
 ) -> tuple[RegionHandle, ...]:
     """Registers a plugin and a converter per region; on failure undoes the ones it made.
 
     Handles are not destroyed after compiling: an engine needs its plugins while it lives.
+    ``size_tensor_opt`` is as in `plugin.register_plugin`.
     """
     kernels = list(aot_kernels) if aot_kernels is not None else [None] * len(regions)
     handles: list[RegionHandle] = []
     complete = False
     try:
         for region, kernel in zip(regions, kernels, strict=True):
-            handles.append(register_region(region.body, aot_kernel=kernel))
+            handles.append(
+                register_region(region.body, aot_kernel=kernel, size_tensor_opt=size_tensor_opt)
+            )
         complete = True
     finally:
         if not complete:
@@ -136,7 +148,9 @@ def lowering_pass(
     Raises:
         AutopluginError: a stage failed (names the node or region and the reason).
     """
-    outcome, entries = outlined_and_registered(gm, settings, aot=True)
+    outcome, entries = outlined_and_registered(
+        gm, settings, aot=True, size_tensor_opt=_PASS_OPTIONS["size_tensor_opt"]
+    )
     for entry in entries:
         logger.info(
             "%s runs as %s %s", entry.op, entry.implementation.value, entry.reason or entry.kernel
@@ -150,7 +164,11 @@ def lowering_pass(
 
 
 def outlined_and_registered(
-    gm: torch.fx.GraphModule, settings: CompilationSettingsLike, *, aot: bool
+    gm: torch.fx.GraphModule,
+    settings: CompilationSettingsLike,
+    *,
+    aot: bool,
+    size_tensor_opt: float = 0.5,
 ) -> tuple[GraphOutcome, tuple[ImplementationEntry, ...]]:
     """What the pass does to one graph: outline it in place, then register each region's
     converter and plugin (with its AOT kernel where ``aot`` and one builds).
@@ -160,7 +178,7 @@ def outlined_and_registered(
     """
     outcome = outline_for_tensorrt(gm, settings)
     kernels, entries = implementations(outcome.regions, aot=aot)
-    register_regions(outcome.regions, aot_kernels=kernels)
+    register_regions(outcome.regions, aot_kernels=kernels, size_tensor_opt=size_tensor_opt)
     return outcome, entries
 
 
@@ -230,7 +248,11 @@ def _remove_pass(function: LoweringPass) -> None:
         _remove_lowering_pass(index=passes.index(function))
 
 
-def register_lowering_pass() -> LoweringPassHandle:
+# What `register_lowering_pass` was told; the pass Torch-TensorRT calls takes only (gm, settings).
+_PASS_OPTIONS: dict[str, float] = {"size_tensor_opt": 0.5}
+
+
+def register_lowering_pass(*, size_tensor_opt: float = 0.5) -> LoweringPassHandle:
     """Adds `lowering_pass` to Torch-TensorRT's post-lowering passes (idempotent).
 
     It runs after ``constant_fold`` and just before Torch-TensorRT's complex rewrite
@@ -241,9 +263,17 @@ def register_lowering_pass() -> LoweringPassHandle:
     it can't convert. The registration lasts for the process; undo it with
     `unregister_lowering_pass` or the handle's ``destroy()``.
 
+    Args:
+        size_tensor_opt: for regions with data-dependent outputs, the fraction of each extent's
+            upper bound TensorRT optimizes for (default: half).
+
     Raises:
         MissingDependencyError: ``torch_tensorrt`` does not import.
+        ValueError: ``size_tensor_opt`` is not in (0, 1].
     """
+    if not 0 < size_tensor_opt <= 1:
+        raise ValueError(f"size_tensor_opt must be in (0, 1], not {size_tensor_opt}")
+    _PASS_OPTIONS["size_tensor_opt"] = size_tensor_opt
     return _insert_pass(lowering_pass)
 
 
@@ -305,6 +335,7 @@ def compile(
     *,
     dynamic_shapes: Mapping[str, Any] | Sequence[Any] | None = None,
     aot: bool = True,
+    size_tensor_opt: float = 0.5,
     **torch_tensorrt_kwargs: Any,
 ) -> CompileResult:
     """Compiles with Torch-TensorRT, outlining what it can't convert into plugins.
@@ -320,6 +351,8 @@ def compile(
         dynamic_shapes: for ``torch.export.export`` when a module is given.
         aot: compile each region into an ahead-of-time kernel where it can be (`aot.aot_kernel`),
             so the engine runs it without Python; the others stay JIT, with the reason reported.
+        size_tensor_opt: for regions with data-dependent outputs, the fraction of each extent's
+            upper bound TensorRT optimizes for (default: half).
         **torch_tensorrt_kwargs: passed to ``torch_tensorrt.dynamo.compile`` (e.g.
             ``min_block_size``, ``torch_executed_ops``).
 
@@ -345,7 +378,9 @@ def compile(
     def trt_autoplugin_pass(
         gm: torch.fx.GraphModule, settings: CompilationSettingsLike
     ) -> torch.fx.GraphModule:
-        outcome, implemented = outlined_and_registered(gm, settings, aot=aot)
+        outcome, implemented = outlined_and_registered(
+            gm, settings, aot=aot, size_tensor_opt=size_tensor_opt
+        )
         outcomes.append(outcome)
         entries.extend(implemented)
         return gm

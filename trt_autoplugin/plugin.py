@@ -32,6 +32,7 @@ import sympy
 import torch
 
 from .aot.kernel import AotKernel
+from .data_dependent import SizeTensor, opt_extent
 from .errors import PluginError, ShapeTranslationError
 from .handles import RegistrationHandle
 from .jit import (  # noqa: F401 - re-exported: the buffers the JIT implementation takes
@@ -141,9 +142,10 @@ def _input_names(body: RegionBody) -> list[str]:
     return [f"in_{i}" for i in range(len(body.input_specs))]
 
 
-def _descriptor(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
+def _descriptor(body: RegionBody, trtp: ModuleType, size_tensor_opt: float) -> Callable[..., Any]:
     """The ``trtp.register`` function: output descriptors from the region's specs, then one
-    ``trtp.size_tensor`` per data-dependent extent (`pluggable.size_tensors`)."""
+    ``trtp.size_tensor`` per data-dependent extent (`pluggable.size_tensors`), optimized for
+    ``size_tensor_opt`` of its upper bound."""
     region = plugin_id(body)
     input_dtypes = [trt_dtype(s.dtype) for s in body.input_specs]
     output_dtypes = [trt_dtype(s.dtype) for s in body.output_specs]
@@ -161,7 +163,7 @@ def _descriptor(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
         input_dims = [list(desc.shape_expr) for desc in inputs]
         arith = TrtShapeArithmetic(trtp)
         try:
-            declared = _size_tensor_descs(sizes, input_shapes, input_dims, trtp)
+            declared = _size_tensor_descs(sizes, size_tensor_opt, input_shapes, input_dims, trtp)
             extents = {s.extent: d.expr() for s, d in zip(sizes, declared, strict=True)}
             dims = translate_shapes(output_shapes, input_shapes, input_dims, arith, extents=extents)
         except (ShapeTranslationError, ValueError) as e:
@@ -179,14 +181,18 @@ def _descriptor(body: RegionBody, trtp: ModuleType) -> Callable[..., Any]:
 
 
 def _size_tensor_descs(
-    sizes: Sequence[Any], input_shapes: Sequence[Any], input_dims: Sequence[Any], trtp: ModuleType
+    sizes: Sequence[SizeTensor],
+    fraction: float,
+    input_shapes: Sequence[Any],
+    input_dims: Sequence[Any],
+    trtp: ModuleType,
 ) -> list[Any]:
     """``trtp.size_tensor(opt, upper_bound)`` per data-dependent extent, both translated into
     expressions of the input dims."""
     if not sizes:
         return []
     arith = TrtShapeArithmetic(trtp)
-    bounds = [[s.upper_bound for s in sizes], [s.opt for s in sizes]]
+    bounds = [[s.upper_bound for s in sizes], [opt_extent(s, fraction) for s in sizes]]
     upper, opt = translate_shapes(bounds, input_shapes, input_dims, arith)
     return [trtp.size_tensor(o, u) for o, u in zip(opt, upper, strict=True)]
 
@@ -336,7 +342,9 @@ class PluginHandle(RegistrationHandle):
 _PLUGINS: dict[str, PluginHandle] = {}
 
 
-def register_plugin(body: RegionBody, *, aot_kernel: AotKernel | None = None) -> PluginHandle:
+def register_plugin(
+    body: RegionBody, *, aot_kernel: AotKernel | None = None, size_tensor_opt: float = 0.5
+) -> PluginHandle:
     """Registers the region's QDP plugin (descriptor, JIT implementation, and the AOT one when
     ``aot_kernel`` is given).
 
@@ -348,6 +356,9 @@ def register_plugin(body: RegionBody, *, aot_kernel: AotKernel | None = None) ->
         aot_kernel: the region's `aot.AotKernel`, registered as ``trtp.aot_impl``, with a
             ``trtp.autotune`` declaring its configs as tactics; the converter then asks
             TensorRT for the AOT implementation.
+        size_tensor_opt: for a region with data-dependent outputs, the fraction of each
+            extent's upper bound TensorRT optimizes for (``trtp.size_tensor``'s ``opt``). The
+            first registration of a region in a process decides it.
 
     Returns:
         The handle (the existing one if this region's plugin is already registered).
@@ -362,6 +373,8 @@ def register_plugin(body: RegionBody, *, aot_kernel: AotKernel | None = None) ->
         >>> handle.destroy()
     """
     check_pluggable(body)
+    if not 0 < size_tensor_opt <= 1:
+        raise PluginError(f"size_tensor_opt must be in (0, 1], not {size_tensor_opt}")
     trtp = tensorrt_plugin()
     qdp_id = plugin_id(body)
     if aot_kernel is not None and aot_kernel.plugin_id != qdp_id:
@@ -381,7 +394,7 @@ def register_plugin(body: RegionBody, *, aot_kernel: AotKernel | None = None) ->
                 f"a QDP plugin {qdp_id} is already registered, but not by trt_autoplugin in "
                 "this process; remove it before registering the region"
             )
-        _register_qdp(body, trtp, qdp_id, aot_kernel)
+        _register_qdp(body, trtp, qdp_id, aot_kernel, size_tensor_opt)
         handle = PluginHandle(qdp_id)
         _PLUGINS[qdp_id] = handle
     logger.info("registered TensorRT plugin %s", qdp_id)
@@ -389,10 +402,14 @@ def register_plugin(body: RegionBody, *, aot_kernel: AotKernel | None = None) ->
 
 
 def _register_qdp(
-    body: RegionBody, trtp: ModuleType, qdp_id: str, aot_kernel: AotKernel | None
+    body: RegionBody,
+    trtp: ModuleType,
+    qdp_id: str,
+    aot_kernel: AotKernel | None,
+    size_tensor_opt: float,
 ) -> None:
     try:
-        trtp.register(qdp_id)(_descriptor(body, trtp))
+        trtp.register(qdp_id)(_descriptor(body, trtp, size_tensor_opt))
         trtp.impl(qdp_id)(_jit_impl(body, trtp))
         if aot_kernel is not None:
             trtp.aot_impl(qdp_id)(_aot_impl(body, aot_kernel, trtp))

@@ -73,6 +73,9 @@ class ImplementationEntry:
     implementation: Implementation
     kernel: str | None  # the AOT kernel's name and config
     reason: Refusal | None
+    # JIT only: the outputs copied into TensorRT's buffers, and why (the others are written in
+    # place by their op's out= form).
+    copies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.implementation is Implementation.JIT) != (self.reason is not None):
@@ -82,10 +85,13 @@ class ImplementationEntry:
             )
 
     @staticmethod
-    def of(op: str, kernel_or_refusal: object) -> "ImplementationEntry":
-        """The entry for `aot.aot_or_reason`'s answer: an `aot.AotKernel` or a `Refusal`."""
+    def of(op: str, kernel_or_refusal: object, copies: Sequence[str] = ()) -> "ImplementationEntry":
+        """The entry for `aot.aot_or_reason`'s answer: an `aot.AotKernel` or a `Refusal`; a JIT
+        plugin's ``copies`` are its outputs that are copied (`output_writes`)."""
         if isinstance(kernel_or_refusal, Refusal):
-            return ImplementationEntry(op, Implementation.JIT, None, kernel_or_refusal)
+            return ImplementationEntry(
+                op, Implementation.JIT, None, kernel_or_refusal, tuple(copies)
+            )
         name = getattr(kernel_or_refusal, "kernel_name", "?")
         config = getattr(kernel_or_refusal, "config", "")
         tactics = len(getattr(kernel_or_refusal, "alternatives", ())) + 1
@@ -106,6 +112,7 @@ class ImplementationEntry:
             "kernel": self.kernel,
             "kind": self.kind,
             "reason": self.reason.message if self.reason is not None else None,
+            "copies": list(self.copies),
         }
 
 
@@ -249,7 +256,7 @@ OUTPUT_ALLOCATOR_NOTE = (
 
 _SIZE_TENSOR_COLUMNS = ("op", "extent", "at most", "bound from")
 _NODE_COLUMNS = ("node", "op", "source", "kind", "reason")
-_IMPLEMENTATION_COLUMNS = ("op", "runs as", "kernel", "kind", "why not AOT")
+_IMPLEMENTATION_COLUMNS = ("op", "runs as", "kernel", "kind", "why not AOT", "copied outputs")
 
 
 def _size_tensor_rows(regions: Sequence[RegionEntry]) -> list[tuple[str, ...]]:
@@ -262,7 +269,14 @@ def _node_rows(entries: Sequence[NodeEntry]) -> list[tuple[str, ...]]:
 
 def _implementation_rows(entries: Sequence[ImplementationEntry]) -> list[tuple[str, ...]]:
     return [
-        (e.op, e.implementation.value, e.kernel or "", e.kind or "", str(e.reason or ""))
+        (
+            e.op,
+            e.implementation.value,
+            e.kernel or "",
+            e.kind or "",
+            str(e.reason or ""),
+            "; ".join(e.copies) if e.copies else ("none" if e.reason else ""),
+        )
         for e in entries
     ]
 
