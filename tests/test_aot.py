@@ -294,6 +294,7 @@ AOT_TARGETS = {
     "aten.lgamma.default",
     "aten.logcumsumexp.default",
     "aten.cummax.default",
+    "aten.digamma.default",  # decomposed for Inductor (aot/decompositions.py)
 }
 
 

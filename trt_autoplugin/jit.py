@@ -89,15 +89,16 @@ _WRAPPERS: "collections.OrderedDict[tuple[CudaBuffer, int], torch.Tensor]" = (
 _WRAPPERS_MAX = 1024
 
 
-def as_cuda_tensor(buffer: object) -> torch.Tensor:
+def as_cuda_tensor(buffer: object, device: int | None = None) -> torch.Tensor:
     """A torch tensor over a buffer exposing ``__cuda_array_interface__``, without copying.
 
     A `CudaBuffer` of bfloat16 comes in as int16 and is viewed as bfloat16 (same element size,
-    so any strides work). A `CudaBuffer`'s tensor is cached (see `_WRAPPERS`).
+    so any strides work). A `CudaBuffer`'s tensor is cached (see `_WRAPPERS`); ``device`` is
+    the current CUDA device, when the caller knows it already.
     """
     if not isinstance(buffer, CudaBuffer):
         return torch.as_tensor(buffer, device="cuda")
-    key = (buffer, torch.cuda.current_device())
+    key = (buffer, torch.cuda.current_device() if device is None else device)
     tensor = _WRAPPERS.get(key)
     if tensor is not None:
         _WRAPPERS.move_to_end(key)
@@ -166,11 +167,13 @@ def jit_launch(
     if run_stream != tensorrt_stream:
         run_stream.wait_stream(tensorrt_stream)
     with torch.no_grad(), torch.cuda.stream(run_stream):
-        args = [as_cuda_tensor(b) for b in inputs]
+        device = torch.cuda.current_device()
+        args = [as_cuda_tensor(b, device) for b in inputs]
         plan = write_plan(body)
+        buffers = {i: as_cuda_tensor(outputs[i], device) for i in plan.in_place}
         # A fresh alias per call: an out= op that resized its destination would change the
         # alias, never the cached wrapper.
-        written = {i: as_cuda_tensor(outputs[i]).detach() for i in plan.in_place}
+        written = {i: buffer.detach() for i, buffer in buffers.items()}
         results = tuple(plan.graph_module(*args, *written.values()))
         num_outputs = len(body.output_specs)
         if sizes:
@@ -178,7 +181,7 @@ def jit_launch(
             _write_extents(outputs[num_outputs:], extents)
         for index, (buffer, result) in enumerate(zip(outputs, results, strict=False)):
             if index in written:
-                _check_written(body, index, written[index], result, as_cuda_tensor(buffer))
+                _check_written(body, index, written[index], result, buffers[index])
                 continue
             destination = _destination(buffer, result)
             _check_result(body, index, destination, result)

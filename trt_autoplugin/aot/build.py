@@ -19,6 +19,7 @@ from ..outline import RegionBody
 from ..probes import cuda_driver_import_error
 from ..refusal import Refusal, RefusalKind
 from .check import check_against_eager, check_int32_bounds, random_inputs
+from .decompositions import inductor_ready
 from .hints import SMALL_TUNING_BYTES, check_cases, compile_hints, concrete_shapes, symbol_ranges
 from .kernel import AotKernel
 from .tuning import tactic_candidates, unchecked_kernel
@@ -67,7 +68,8 @@ def inductor_code(body: RegionBody, hints: Mapping[sympy.Symbol, int]) -> str:
                 # A derived dim (2*s0) gets a symbol of its own; the wrapper's sizes are then
                 # read back as the region's expression (`wrapper.kernel_plan`).
                 torch._dynamo.mark_dynamic(tensor, index)
-    compiled = torch.compile(body.graph_module, backend="inductor", fullgraph=True)
+    # Ops Inductor would call back into ATen for become pointwise ops it fuses (`decompositions`).
+    compiled = torch.compile(inductor_ready(body.graph_module), backend="inductor", fullgraph=True)
     # A cache hit would skip code generation, and with it the code this module reads.
     no_cache = {"fx_graph_cache": False, "fx_graph_remote_cache": False}
     try:

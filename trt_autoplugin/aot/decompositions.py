@@ -1,0 +1,175 @@
+"""Decompositions that keep Inductor from making extern calls: pointwise formulas it fuses.
+
+Inductor lowers most pointwise ops to Triton, but a few it hands back to ATen as an extern call
+(``aten.digamma``), and a wrapper with an extern call gets no AOT kernel (`wrapper.kernel_plan`).
+`inductor_ready` rewrites those ops, before Inductor sees the graph, into pointwise torch ops it
+does lower, so the region becomes one Triton kernel. Each formula follows ATen's CUDA kernel,
+its loops unrolled to a fixed trip count with ``torch.where``, so the kernel agrees with the
+eager region that `check.check_against_eager` compares it with.
+"""
+
+import copy
+import math
+from collections.abc import Callable
+
+import torch
+import torch.fx
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from ..errors import AotError
+from ..graph import describe_node
+
+aten = torch.ops.aten
+
+# calc_digamma in ATen's aten/src/ATen/native/cuda/Math.cuh: psi(10), and the coefficients of the
+# asymptotic series' tail in 1/x^2, highest power first (B_2k / 2k for k = 7 down to 1).
+_PSI_10 = 2.25175258906672110764
+_ASYMPTOTIC_TAIL = (
+    8.33333333333333333333e-2,
+    -2.10927960927960927961e-2,
+    7.57575757575757575758e-3,
+    -4.16666666666666666667e-3,
+    3.96825396825396825397e-3,
+    -8.33333333333333333333e-3,
+    8.33333333333333333333e-2,
+)
+# The series is used from x >= 10; a positive x < 10 needs at most 10 steps of psi(x) =
+# psi(x + 1) - 1/x to get there (after the reflection, x >= 1 for every negative input).
+_ASYMPTOTIC_FROM = 10.0
+_RECURRENCE_STEPS = 10
+# ATen drops the tail from here on, where it is far below an ulp of log(x).
+_TAIL_UNTIL = 1.0e17
+
+
+def digamma(x: torch.Tensor) -> torch.Tensor:
+    """``aten.digamma`` as pointwise ops, as ATen's CUDA kernel computes it.
+
+    float16 and bfloat16 compute in float32 (ATen's opmath), float64 in float64. The reflection
+    term ``pi / tan(pi * x)`` is computed in float64 for every dtype, as the CUDA kernel does: in
+    float32, ``pi * frac(x)`` with ``frac(x)`` near -1 would lose the bits that set the term next
+    to a pole. Special values as ATen: ``digamma(+-0) = -+inf``, negative integers and ``-inf``
+    give NaN, ``+inf`` gives ``+inf``, NaN gives NaN.
+
+    Args:
+        x: the input; an integer input gives the default float dtype, as ``torch.digamma``.
+
+    Returns:
+        ``digamma(x)`` in ``x``'s floating dtype.
+    """
+    out_dtype = x.dtype if x.dtype.is_floating_point else torch.get_default_dtype()
+    opmath = torch.float64 if out_dtype == torch.float64 else torch.float32
+    x = x.to(opmath)
+    negative = x < 0
+    # psi(x) = psi(1 - x) - pi / tan(pi * x), with modf's fraction of x as ATen takes it.
+    wide = x.to(torch.float64)
+    reflection = (-math.pi / torch.tan(math.pi * (wide - torch.trunc(wide)))).to(opmath)
+    # Constants are full_like, never Python scalars in where: those trace to scalar_tensor
+    # nodes with the tracing device baked in.
+    zero = torch.zeros_like(x)
+    shifted, result = _recurrence(
+        torch.where(negative, 1 - x, x), torch.where(negative, reflection, zero), zero
+    )
+    value = torch.where(
+        shifted == _ASYMPTOTIC_FROM, result + _PSI_10, _asymptotic(shifted, zero) + result
+    )
+    value = torch.where(negative & (x == torch.trunc(x)), torch.full_like(x, math.nan), value)
+    # copysign, not signbit: Inductor's Triton signbit reads -0.0 as positive in float64.
+    pole = torch.copysign(torch.full_like(x, math.inf), -x)
+    return torch.where(x == 0, pole, value).to(out_dtype)
+
+
+def _recurrence(
+    x: torch.Tensor, result: torch.Tensor, zero: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x + n, result - 1/x - 1/(x + 1) - ... - 1/(x + n - 1))``, n the steps that reach 10.
+
+    ATen's loop adds 1 to x each step. Here every step's ``x + k`` is computed from x, not from
+    the step before: Inductor re-traces a pointwise input once per use, so a chain whose every
+    link is read several times by the next costs it exponential time to compile.
+    """
+    steps = zero
+    for k in range(_RECURRENCE_STEPS):
+        step = x + k
+        below = step < _ASYMPTOTIC_FROM
+        result = result - torch.where(below, torch.reciprocal(step), zero)
+        steps = steps + below.to(x.dtype)
+    return x + steps, result
+
+
+def _asymptotic(x: torch.Tensor, zero: torch.Tensor) -> torch.Tensor:
+    """``log(x) - 1/(2x) - sum(B_2k / (2k x^2k))`` for x >= 10, by Horner in ``1/x^2``."""
+    z = torch.reciprocal(x * x)
+    tail = zero
+    for coefficient in _ASYMPTOTIC_TAIL:
+        tail = tail * z + coefficient
+    tail = torch.where(x < _TAIL_UNTIL, z * tail, zero)
+    return torch.log(x) - 0.5 / x - tail
+
+
+# Ops Inductor would call back into ATen for, by the decomposition that Inductor fuses instead.
+INDUCTOR_DECOMPOSITIONS: dict[torch._ops.OpOverload, Callable[..., torch.Tensor]] = {
+    aten.digamma.default: digamma,
+}
+
+
+def inductor_ready(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """A copy of ``gm`` with every op in `INDUCTOR_DECOMPOSITIONS` replaced by its decomposition.
+
+    Each such node is traced through its decomposition on its inputs' fake values, whose
+    symbolic dims stay the graph's own, and the traced ops are inlined in its place; every other
+    node is copied as it is.
+
+    Args:
+        gm: a graph whose nodes carry fake values (``meta["val"]``), as a region body's do.
+
+    Returns:
+        The rewritten copy; ``gm`` is left unchanged.
+    """
+    ready = torch.fx.GraphModule(gm, copy.deepcopy(gm.graph), class_name=type(gm).__name__)
+    graph = ready.graph
+    for node in [n for n in graph.nodes if n.target in INDUCTOR_DECOMPOSITIONS]:
+        traced = _traced_decomposition(node)
+        placeholders = traced.graph.find_nodes(op="placeholder")
+        before = set(graph.nodes)
+        with graph.inserting_before(node):
+            value = graph.graph_copy(
+                traced.graph, dict(zip(placeholders, node.all_input_nodes, strict=True))
+            )
+        for inlined in set(graph.nodes) - before:
+            # Errors about the inlined ops still point at the user's line.
+            inlined.meta.setdefault("stack_trace", node.meta.get("stack_trace"))
+        node.replace_all_uses_with(value)
+        graph.erase_node(node)
+    graph.lint()
+    ready.recompile()
+    return ready
+
+
+def _traced_decomposition(node: torch.fx.Node) -> torch.fx.GraphModule:
+    """The node's decomposition traced into aten ops, one placeholder per input node.
+
+    Raises:
+        AotError: an input carries no fake value to trace with, or the trace failed.
+    """
+    decomposition = INDUCTOR_DECOMPOSITIONS[node.target]
+    inputs = node.all_input_nodes
+    missing = [n.name for n in inputs if "val" not in n.meta]
+    if missing:
+        raise AotError(
+            f"can't decompose {describe_node(node)} for Inductor: its inputs {missing} carry no "
+            "fake value (meta['val']); pass a graph from torch.export or a region body"
+        )
+
+    def call(*values: torch.Tensor) -> torch.Tensor:
+        by_node = dict(zip(inputs, values, strict=True))
+        args = torch.fx.node.map_arg(node.args, by_node.__getitem__)
+        kwargs = torch.fx.node.map_arg(node.kwargs, by_node.__getitem__)
+        return decomposition(*args, **kwargs)
+
+    # Symbolic tracing over the graph's own fake values reuses their fake mode and shape env.
+    try:
+        return make_fx(call, tracing_mode="symbolic")(*(n.meta["val"] for n in inputs))
+    except Exception as e:  # noqa: BLE001 - a failed trace keeps the region JIT, with the reason
+        raise AotError(
+            f"tracing the decomposition of {describe_node(node)} failed: {type(e).__name__}: {e}"
+        ) from e
