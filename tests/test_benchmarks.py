@@ -191,3 +191,85 @@ def test_committed_dryrun_table_is_the_committed_runs(tmp_path: Path) -> None:
                 measured = [with_pass["engines"], with_pass["torch_segments"]]
                 known = name == "rotary_attention" and run["torch_tensorrt"] == "2.14.0"
                 assert known or row["live_prediction"]["after"] == measured, (path.name, name)
+
+
+# --- coverage over PyTorch's OpInfo database (python -m benchmarks.coverage) ------------------
+
+COVERAGE_OPS = ("lgamma", "erfinv", "digamma", "masked_select", "cummax")
+
+
+def _coverage_rows(path: Path) -> dict[str, dict]:
+    return {row["op"]: row for row in json.loads(path.read_text())["rows"]}
+
+
+def _coverage_run(out: Path, device: str) -> tuple[dict[str, dict], str]:
+    """`COVERAGE_OPS` through the command line: the rows by op, and the Markdown page."""
+    from benchmarks import coverage
+
+    ops = ",".join(COVERAGE_OPS)
+    assert coverage.main(["--device", device, "--ops", ops, "--quiet", "--out", str(out)]) == 0
+    stem = out / f"coverage-{device}-0-of-1"
+    rows = _coverage_rows(stem.with_suffix(".json"))
+    assert set(rows) == set(COVERAGE_OPS)
+    return rows, stem.with_suffix(".md").read_text()
+
+
+def test_coverage_outlines_each_op_and_its_body_equals_eager(
+    tmp_path: Path, region_ops: None
+) -> None:
+    from benchmarks import coverage
+
+    rows, page = _coverage_run(tmp_path, "cpu")
+    for name, row in rows.items():
+        assert row["status"] == "in scope", row
+        assert f"aten.{name}.default" in row["unsupported"]
+        assert row["regions"] == 1 and row["left_in_graph"] == []
+        assert row["body"] == coverage.PASS
+        assert row["jit"] == row["aot"] == coverage.NOT_RUN_CPU
+    assert "| in scope | 5 |" in page
+    assert "| outlined (of 5 in scope) | 5 |" in page
+    assert "| body equals eager (of 5 in scope) | 5 |" in page
+    assert "| jit equals eager (of 5 in scope) | not run |" in page
+    assert "await a GPU run" in page
+
+
+def test_coverage_merge_of_two_shards_is_their_union(tmp_path: Path, region_ops: None) -> None:
+    from benchmarks import coverage
+
+    ops = ",".join(COVERAGE_OPS[:3])
+    shards = []
+    for shard in ("0/2", "1/2"):
+        cache = tmp_path / f"cache-{shard[0]}.json"
+        args = ["--ops", ops, "--shard", shard, "--cache", str(cache), "--quiet"]
+        assert coverage.main([*args, "--out", str(tmp_path)]) == 0
+        shards.append(tmp_path / f"coverage-cpu-{shard[0]}-of-2.json")
+    first, second = (_coverage_rows(path) for path in shards)
+    assert len(first) == 2 and len(second) == 1 and not set(first) & set(second)
+    # Run again, a shard's cache gives its finished rows back as they were (their times too).
+    cached = ["--ops", ops, "--shard", "0/2", "--cache", str(tmp_path / "cache-0.json")]
+    assert coverage.main([*cached, "--quiet", "--out", str(tmp_path / "again")]) == 0
+    assert _coverage_rows(tmp_path / "again" / "coverage-cpu-0-of-2.json") == first
+
+    merged_args = ["--merge", *map(str, shards), "--out", str(tmp_path / "merged")]
+    assert coverage.main(merged_args) == 0
+    merged = json.loads((tmp_path / "merged" / "coverage.json").read_text())
+    assert {row["op"]: row for row in merged["rows"]} == first | second
+    assert merged["header"]["shards"] == ["0/2", "1/2"]
+    assert merged["totals"]["in_scope"] == merged["totals"]["body_equals_eager"] == 3
+    assert "| in scope | 3 |" in (tmp_path / "merged" / "coverage.md").read_text()
+
+
+@pytest.mark.gpu
+def test_coverage_on_cuda_launches_jit_on_poisoned_buffers(
+    tmp_path: Path, region_ops: None
+) -> None:
+    from benchmarks import coverage
+
+    rows, page = _coverage_run(tmp_path, "cuda")
+    for row in rows.values():
+        assert row["body"] == row["jit"] == coverage.PASS, row
+        aot = row["aot"]
+        assert aot["built"] + len(aot["refusals"]) == row["regions"] == 1, row
+    # masked_select's output is data-dependent: AOT kernels can't write an extent.
+    assert rows["masked_select"]["aot"]["built"] == 0
+    assert "| jit equals eager (of 5 in scope) | 5 |" in page
