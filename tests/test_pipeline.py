@@ -588,3 +588,21 @@ def test_a_check_on_a_value_tensorrt_computes_stays_in_pytorch() -> None:
     assert left.kind == "idle-check"
     singular = torch.zeros(2, 3, 3)
     assert _raised(result.program.module(), singular) is _raised(model, singular) is not None
+
+
+class _SparseProduct(torch.nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.sparse.mm(a, b)
+
+
+def test_a_program_torch_cannot_copy_is_one_clear_error() -> None:
+    import warnings
+
+    from trt_autoplugin.errors import AutopluginError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # sparse CSR is "beta"
+        sparse = torch.randn(3, 3).to_sparse_csr()
+        ep = torch.export.export(_SparseProduct(), (sparse, torch.randn(3, 3)))
+    with pytest.raises(AutopluginError, match="could not copy the program.*decompose=True"):
+        autoplugin(ep, support=SnapshotSupport(), decompose=False)

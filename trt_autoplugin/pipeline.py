@@ -10,7 +10,7 @@ import torch
 import torch.fx
 from torch.export.graph_signature import ExportGraphSignature, InputKind, TensorArgument
 
-from .errors import DecompositionError
+from .errors import AutopluginError, DecompositionError
 from .graph import describe_node
 from .outline import OutlinedRegion, RegionBody, outline_regions, region_body
 from .partition import CHECK_TARGETS, Partition, propose_regions, settled_symbols
@@ -110,7 +110,7 @@ def autoplugin(
     oracle = as_oracle(support)
     program = decomposed(ep, oracle) if decompose else ep
     if program is ep:  # nothing was decomposed: outlining must not change the caller's graph
-        program = copy.deepcopy(ep)
+        program = _copied(ep)
     program = without_check_tokens(program)
     gm = program.graph_module
     outcome = outline_graph_module(
@@ -135,6 +135,20 @@ def falls_back_data_dependent_ops(oracle: SupportOracle) -> bool:
             return True
         oracle = getattr(oracle, "base", None)
     return False
+
+
+def _copied(ep: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """A deep copy of the program, or one line saying why torch can't copy it."""
+    try:
+        return copy.deepcopy(ep)
+    except (NotImplementedError, RuntimeError, TypeError) as e:
+        # Sparse tensors have no storage to copy ("Cannot access storage of
+        # SparseCsrTensorImpl"); decomposing makes a new program instead of a copy.
+        raise AutopluginError(
+            f"torch could not copy the program to outline it without changing yours "
+            f"({type(e).__name__}: {(str(e).splitlines() or [''])[0]}); call autoplugin with "
+            "decompose=True, which builds a new program"
+        ) from e
 
 
 def without_check_tokens(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
