@@ -400,7 +400,7 @@ def test_an_extent_above_the_bound_is_refused_before_anything_is_written(
     region = masked_select_region
     (size,) = size_tensors(region.body)
     # A bound that is wrong (3 where 64 are selected) stands for any bound the data outgrows.
-    wrong = SizeTensor(size.extent, sympy.Integer(3), sympy.Integer(2), "a wrong bound")
+    wrong = SizeTensor(size.extent, sympy.Integer(3), "a wrong bound")
     monkeypatch.setitem(pluggable._SIZE_TENSORS, region.body.graph_module, (wrong,))
     x = torch.randn(4, 16, device="cuda")
     mask = torch.ones(4, 16, dtype=torch.bool, device="cuda")

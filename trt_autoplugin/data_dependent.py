@@ -15,7 +15,6 @@ Pure analysis over graphs and bodies: no TensorRT.
 
 import dataclasses
 import fractions
-import math
 from collections.abc import Callable, Mapping, Sequence
 
 import sympy
@@ -39,14 +38,12 @@ class SizeTensor:
         extent: the output dim it stands for (``u0``, or ``2*u0`` when the region scales it),
             in the region's data-dependent symbols.
         upper_bound: the most it can be, in the region's input dims' symbols.
-        opt: the extent TensorRT optimizes for: half the bound, rounded up.
         source: where the bound comes from, for reports ("masked_select: at most the
             broadcast input's element count").
     """
 
     extent: sympy.Expr
     upper_bound: sympy.Expr
-    opt: sympy.Expr
     source: str
 
     def __post_init__(self) -> None:
@@ -292,7 +289,7 @@ class _Bounds:
         if upper.is_Integer and int(upper) > INT32_MAX:
             raise ValueError(f"{where}: its upper bound {upper} exceeds TensorRT's int32 sizes")
         source = "; ".join(dict.fromkeys(text for _, text in resolved))
-        return SizeTensor(extent, upper, FloorDiv(upper + 1, 2), source)
+        return SizeTensor(extent, upper, source)
 
     def bound(self, symbol: sympy.Symbol, where: str) -> tuple[sympy.Expr, str]:
         if symbol in self.memo:
@@ -328,8 +325,3 @@ def is_non_decreasing(expr: object) -> bool:
     if isinstance(expr, sympy.Add | sympy.Mul | sympy.Max | sympy.Min):
         return all(is_non_decreasing(a) for a in expr.args)
     return False
-
-
-def upper_bound_elements(spec_shape: Sequence[object], bounds: Mapping[sympy.Expr, int]) -> int:
-    """Elements an output buffer holds at most, given each extent's concrete upper bound."""
-    return math.prod(int(bounds.get(sympy.sympify(d), d)) for d in spec_shape)

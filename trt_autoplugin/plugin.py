@@ -35,13 +35,7 @@ from .aot.kernel import AotKernel
 from .data_dependent import SizeTensor, opt_extent
 from .errors import PluginError, ShapeTranslationError
 from .handles import RegistrationHandle
-from .jit import (  # noqa: F401 - re-exported: the buffers the JIT implementation takes
-    CudaBuffer,
-    OutputAddress,
-    as_cuda_tensor,
-    foreign_ops,
-    jit_launch,
-)
+from .jit import CudaBuffer, OutputAddress, jit_launch
 from .outline import RegionBody
 from .pluggable import (  # noqa: F401 - re-exported: the plugin's view of what it can take
     MAX_RANK,

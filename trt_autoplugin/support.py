@@ -209,7 +209,8 @@ class SnapshotSupport:
             )
         # Validators that read only the node's metadata are evaluated here; an entry whose
         # validator rejects the node is not the one DYNAMO_CONVERTERS selects.
-        usable = [e for e in usable if offline_validator_verdict(e.validator, node) is not False]
+        verdicts = [(e, offline_validator_verdict(e.validator, node)) for e in usable]
+        usable = [e for e, verdict in verdicts if verdict is not False]
         if not usable:
             return NodeSupport(Verdict.UNSUPPORTED, f"every converter's validator rejects {name}")
         # The partitioner asks whether the converter DYNAMO_CONVERTERS selects needs an output
@@ -220,10 +221,7 @@ class SnapshotSupport:
                 f"the converter for {name} needs an output allocator and "
                 "fallback_data_dependent_ops runs such nodes in PyTorch",
             )
-        unconditional = [
-            e for e in usable if e.validator is None or offline_validator_verdict(e.validator, node)
-        ]
-        if unconditional:
+        if any(e.validator is None or verdict for e, verdict in verdicts):
             return NodeSupport(Verdict.NATIVE, "converter")
         validators = ", ".join(sorted({e.validator or "" for e in usable}))
         return NodeSupport(Verdict.NATIVE, f"converter if {validators} accepts it", True)
