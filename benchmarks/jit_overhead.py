@@ -5,12 +5,16 @@ call of the engine. This measures, per region of the examples at 65,536 elements
 of GPU work on an H200), the wall time per call of
 
 * eager: the region body called on torch tensors;
-* JIT, cold wrappers: `jit.jit_launch` with its buffer-wrapper and stream caches emptied before
-  every call (what each call cost before they existed);
-* JIT: `jit.jit_launch` as TensorRT calls it, same buffers and stream every call.
+* JIT, cold wrappers: `jit.jit_launch` with CUDA graphs off and its buffer-wrapper and stream
+  caches emptied before every call (what each call cost before they existed);
+* JIT, no graphs: `jit.jit_launch` with CUDA graphs off (`jit_graphs.ENABLED`): the body's
+  Python and one launch per kernel on every call;
+* JIT: `jit.jit_launch` as TensorRT calls it, same buffers and stream every call: the first
+  call captures a CUDA graph, every later one replays it (`jit_graphs`).
 
 Each is ``calls`` back-to-back calls between two synchronizations, median of ``repeats``.
-Every JIT call writes poisoned output buffers and is checked against eager first.
+The JIT call is checked against eager on poisoned output buffers twice: the call that captures
+its graph, and a replay.
 
     python -m benchmarks.jit_overhead --out benchmarks/results
 """
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from trt_autoplugin import autoplugin, examples, jit
+from trt_autoplugin import autoplugin, examples, jit, jit_graphs
 from trt_autoplugin.outline import OutlinedRegion, run_body
 from trt_autoplugin.output_writes import output_writes
 from trt_autoplugin.pluggable import size_tensors
@@ -78,6 +82,14 @@ def _per_call_us(call: Callable[[], object], calls: int, repeats: int) -> float:
     return statistics.median(samples)
 
 
+def _ungraphed_us(call: Callable[[], object], calls: int, repeats: int) -> float:
+    jit_graphs.ENABLED = False
+    try:
+        return _per_call_us(call, calls, repeats)
+    finally:
+        jit_graphs.ENABLED = True
+
+
 def _cold(call: Callable[[], object]) -> Callable[[], object]:
     def run() -> object:
         jit._WRAPPERS.clear()
@@ -103,10 +115,15 @@ def measure(calls: int = 2000, repeats: int = 5) -> list[dict]:
         def launch(body=region.body, ins=in_buffers, outs=out_buffers, h=handle) -> None:
             jit.jit_launch(body, ins, outs, h)
 
-        launch()
-        torch.cuda.synchronize()
-        for got, want in zip(outputs, expected, strict=True):
-            torch.testing.assert_close(got, want, equal_nan=True)
+        for _ in ("capture", "replay"):
+            for output in outputs:
+                output.fill_(math.nan if output.is_floating_point() else 7)
+            torch.cuda.current_stream().wait_stream(stream)
+            stream.wait_stream(torch.cuda.current_stream())
+            launch()
+            torch.cuda.synchronize()
+            for got, want in zip(outputs, expected, strict=True):
+                torch.testing.assert_close(got, want, equal_nan=True)
 
         def eager(body=region.body, args=inputs) -> object:
             with torch.no_grad():
@@ -119,8 +136,11 @@ def measure(calls: int = 2000, repeats: int = 5) -> list[dict]:
                 "targets": sorted(set(region.targets)),
                 "elements": sum(x.numel() for x in inputs),
                 "eager_us": _per_call_us(eager, calls, repeats),
-                "jit_cold_us": _per_call_us(_cold(launch), calls, repeats),
+                "jit_cold_us": _ungraphed_us(_cold(launch), calls, repeats),
+                "jit_ungraphed_us": _ungraphed_us(launch, calls, repeats),
                 "jit_us": _per_call_us(launch, calls, repeats),
+                "graph": jit_graphs.graph_refusal(region.body, jit.foreign_ops(region.body))
+                or "replayed",
                 "copied_outputs": [str(w) for w in output_writes(region.body) if not w.in_place],
             }
         )
@@ -135,22 +155,25 @@ def markdown(rows: list[dict], device: str) -> str:
         "kernels take a few µs and the wall time per call is host time. Median of repeats of",
         "back-to-back calls between two synchronizations (`benchmarks/jit_overhead.py`).",
         "",
-        "| example | region ops | eager µs | JIT, cold wrappers µs | JIT µs | JIT − eager µs "
-        "| outputs copied |",
-        "|---|---|---|---|---|---|---|",
+        "| example | region ops | eager µs | JIT, cold wrappers µs | JIT, no graphs µs "
+        "| JIT µs | JIT − eager µs | CUDA graph | outputs copied |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['example']} | {', '.join(t.split('.')[1] for t in r['targets'])} "
-            f"| {r['eager_us']:.1f} | {r['jit_cold_us']:.1f} | {r['jit_us']:.1f} "
-            f"| {r['jit_us'] - r['eager_us']:.1f} | {len(r['copied_outputs'])} |"
+            f"| {r['eager_us']:.1f} | {r['jit_cold_us']:.1f} | {r['jit_ungraphed_us']:.1f} "
+            f"| {r['jit_us']:.1f} | {r['jit_us'] - r['eager_us']:.1f} | {r['graph']} "
+            f"| {len(r['copied_outputs'])} |"
         )
     overheads = [r["jit_us"] - r["eager_us"] for r in rows]
+    ungraphed = [r["jit_ungraphed_us"] - r["eager_us"] for r in rows]
     cold = [r["jit_cold_us"] - r["eager_us"] for r in rows]
     lines += [
         "",
         f"Median JIT overhead over eager: {statistics.median(overheads):.1f} µs "
-        f"({statistics.median(cold):.1f} µs with cold wrappers).",
+        f"({statistics.median(ungraphed):.1f} µs without CUDA graphs, "
+        f"{statistics.median(cold):.1f} µs with cold wrappers too).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -711,7 +711,9 @@ def _settings(config: SuiteConfig, l2_bytes: int) -> dict[str, Any]:
             "floor = bytes / copy bandwidth (1 GiB dst.copy_(src), bytes read + written)",
             "% of floor = achieved bandwidth / copy bandwidth",
             "JIT = plugin.jit_launch on CudaBuffers over preallocated contiguous tensors, "
-            "buffers built once, not per call",
+            "buffers built once, not per call; its first call per set of buffers captures a "
+            "CUDA graph that later calls replay (trt_autoplugin.jit_graphs), one graph per "
+            "rotated copy",
             "eager runs on the default stream (where a graph break runs); JIT and AOT on a side "
             "stream, whose handle they get as TensorRT's: torch.cuda.ExternalStream(0) is not "
             "the legacy default stream, so handle 0 can't stand for it",
@@ -722,7 +724,7 @@ def _settings(config: SuiteConfig, l2_bytes: int) -> dict[str, Any]:
             "region inputs are the arguments captured from a run of the rewritten program on "
             "random model inputs (seed 0); copies are rotated up to twice the L2 cache",
             "each JIT/AOT configuration is checked against eager on poisoned outputs (NaN / "
-            "0x7F bytes) before it is timed; AOT tolerances as the AOT check's own "
+            "0x7F bytes) twice (capture, then replay) before it is timed; AOT tolerances as the AOT check's own "
             "(trt_autoplugin.aot.TOLERANCES)",
         ],
     }

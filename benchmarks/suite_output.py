@@ -332,15 +332,18 @@ def _region_sentences(data: Mapping[str, Any]) -> list[str]:
         f" µs per call more than eager PyTorch (median over {len(overheads)} regions; "
         f"{min(overheads):.0f} to {max(overheads):.0f} µs)."
     ]
-    ratios = [
-        r["jit"]["gpu_microseconds"] / r["eager"]["gpu_microseconds"]
+    ratios = {
+        r["targets"][0]: r["jit"]["gpu_microseconds"] / r["eager"]["gpu_microseconds"]
         for r in _by_region(measured, largest=True)
         if r["eager"]["status"] == "ok" and r["eager"].get("gpu_microseconds")
-    ]
+    }
     if ratios:
+        worst = max(ratios, key=ratios.__getitem__)
         lines.append(
-            f"At each region's largest size the JIT plugin takes {statistics.median(ratios):.2f}x "
-            "eager's GPU time (median; its results are copied into TensorRT's output buffers)."
+            f"At each region's largest size the JIT plugin takes "
+            f"{statistics.median(ratios.values()):.2f}x eager's GPU time (median; worst "
+            f"{worst} {ratios[worst]:.2f}x). Outputs an out= op can produce are written in "
+            "place; the others are copied (the report's implementations table says which)."
         )
     lines.append(_floor_sentence(data))
     aot = [a for m in data["models"] for a in m.get("aot", [])]

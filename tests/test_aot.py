@@ -39,7 +39,7 @@ from trt_autoplugin.aot.triton_source import (
     retargeted_source,
     trimmed_ptx,
 )
-from trt_autoplugin.aot.wrapper import kernel_plan
+from trt_autoplugin.aot.wrapper import SeveralKernelsError, kernel_plan
 from trt_autoplugin.errors import AotError
 from trt_autoplugin.outline import TensorSpec, run_body
 from trt_autoplugin.refusal import Refusal, RefusalKind
@@ -108,6 +108,39 @@ def test_a_second_kernel_launch_is_refused():
     assert twice != code
     with pytest.raises(AotError, match="2 Triton kernels"):
         kernel_plan(twice, region.input_specs, region.output_specs)
+
+
+def test_a_whole_buffer_reinterpreted_in_another_shape_is_that_buffer():
+    region = _region("cumulative", 1)
+    code = (DATA / "cumulative_1_0.txt").read_text()
+    launch = "triton_per_fused_cummax_0.run(arg1_1, buf0, buf1,"
+    aliased = code.replace(
+        launch, "buf2 = reinterpret_tensor(buf1, (s16, 160), (160, 1), 0)\n            " + launch
+    ).replace("return (buf0, buf1, )", "return (buf0, buf2, )")
+    assert aliased.count("buf2") == 2
+    assert kernel_plan(aliased, region.input_specs, region.output_specs) == _plan("cumulative", 1)
+    # Part of the buffer, or another layout, is not the buffer.
+    part = aliased.replace("(s16, 160), (160, 1), 0)", "(s16, 16), (16, 1), 0)")
+    with pytest.raises(AotError, match="reinterpretation of part of buf1"):
+        kernel_plan(part, region.input_specs, region.output_specs)
+    strided = aliased.replace("(s16, 160), (160, 1), 0)", "(s16, 160), (1, s16), 0)")
+    with pytest.raises(AotError, match="not contiguous"):
+        kernel_plan(strided, region.input_specs, region.output_specs)
+
+
+def test_a_wrapper_defining_two_kernels_is_refused_as_several_before_reading_it():
+    region = _region("data_dependent", 0)
+    code = (DATA / "data_dependent_0_0.txt").read_text()
+    second = "\nother_kernel = async_compile.triton('other_kernel', 'pass', device_str='cuda')\n"
+    padded = code.replace(
+        "buf0 = empty_strided_cuda((s16, 16), (16, 1), torch.float32)",
+        "buf0 = empty_strided_cuda((s16, 16), (17, 1), torch.float32)",
+    )
+    assert padded != code
+    # The several kernels are the refusal (build.py then asks Inductor to recompute), not the
+    # padded buffer between them.
+    with pytest.raises(SeveralKernelsError, match="2 Triton kernels"):
+        kernel_plan(padded + second, region.input_specs, region.output_specs)
 
 
 def test_non_contiguous_input_strides_are_refused():
@@ -295,6 +328,8 @@ AOT_TARGETS = {
     "aten.logcumsumexp.default",
     "aten.cummax.default",
     "aten.digamma.default",  # decomposed for Inductor (aot/decompositions.py)
+    # A Python custom op, traced into its torch ops for Inductor (aot/decompositions.py).
+    "trt_autoplugin_examples.quantize_rows.default",
 }
 
 
@@ -459,6 +494,33 @@ def test_regions_reading_integer_indices_are_refused_before_compiling():
     )
     support = OpSetSupport(unsupported=["aten.sin", "aten.index"], base=SnapshotSupport())
     (region,) = autoplugin(ep, support=support).regions
-    assert "read as indices by aten.index" in index_inputs_reason(region.body)
+    assert "is read by aten.index.Tensor, which may read it as positions" in index_inputs_reason(
+        region.body
+    )
     if torch.cuda.is_available():
         assert aot_or_reason(region.body).kind is RefusalKind.INDEX_BOUNDS
+
+
+class _Unpool(torch.nn.Module):
+    def forward(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.max_unpool2d(x, indices, 2)
+
+
+class _Counts(torch.nn.Module):
+    def forward(self, x: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        return torch.lgamma(counts.to(x.dtype)) * x
+
+
+def test_integer_inputs_read_as_positions_by_any_op_are_refused_values_are_not():
+    # max_unpool2d's name says nothing of indices: it is refused for not reading values only.
+    x, indices = torch.nn.functional.max_pool2d(torch.randn(1, 2, 4, 4), 2, return_indices=True)
+    ep = torch.export.export(_Unpool(), (x, indices))
+    support = OpSetSupport(unsupported=["aten.max_unpool2d"], base=SnapshotSupport())
+    (region,) = autoplugin(ep, support=support).regions
+    assert "read by aten.max_unpool2d.default" in index_inputs_reason(region.body)
+    # Integers cast are values.
+    ep = torch.export.export(_Counts(), (torch.rand(3, 4) + 1, torch.randint(1, 5, (3, 4))))
+    support = OpSetSupport(unsupported=["aten.lgamma", "aten._to_copy"], base=SnapshotSupport())
+    (region,) = autoplugin(ep, support=support).regions
+    assert any(not s.dtype.is_floating_point for s in region.input_specs)
+    assert index_inputs_reason(region.body) is None

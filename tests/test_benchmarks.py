@@ -259,6 +259,27 @@ def test_coverage_merge_of_two_shards_is_their_union(tmp_path: Path, region_ops:
     assert "| in scope | 3 |" in (tmp_path / "merged" / "coverage.md").read_text()
 
 
+def test_coverage_stops_at_its_budget_and_a_second_run_goes_on(
+    tmp_path: Path, region_ops: None
+) -> None:
+    from benchmarks import coverage
+
+    ops = ",".join(COVERAGE_OPS[:2])
+    cache = tmp_path / "cache.json"
+    args = ["--ops", ops, "--cache", str(cache), "--quiet"]
+    assert coverage.main([*args, "--budget", "0", "--out", str(tmp_path / "first")]) == 0
+    first = json.loads((tmp_path / "first" / "coverage-cpu-0-of-1.json").read_text())
+    assert first["rows"] == [] and first["header"]["unfinished"] == 2
+    page = (tmp_path / "first" / "coverage-cpu-0-of-1.md").read_text()
+    assert "2 OpInfo entries were not reached" in page
+    # One op done, then a budgeted run picks up from the cache with the other.
+    assert coverage.main([*args[:-1], "--shard", "0/2", "--quiet", "--out", str(tmp_path)]) == 0
+    assert coverage.main([*args, "--out", str(tmp_path / "second")]) == 0
+    second = json.loads((tmp_path / "second" / "coverage-cpu-0-of-1.json").read_text())
+    assert {r["op"] for r in second["rows"]} == set(COVERAGE_OPS[:2])
+    assert second["header"]["unfinished"] == 0
+
+
 @pytest.mark.gpu
 def test_coverage_on_cuda_launches_jit_on_poisoned_buffers(
     tmp_path: Path, region_ops: None

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("what a plugin can take", ["pluggable"]),
     ("report", ["report"]),
     ("pipeline and saved sets", ["pipeline", "serialize"]),
-    ("kernels", ["output_writes", "jit", "aot"]),
+    ("kernels", ["output_writes", "jit_graphs", "jit", "aot"]),
     ("TensorRT plugin", ["plugin"]),
     ("Torch-TensorRT converter", ["converter"]),
     ("lowering pass", ["lowering"]),

@@ -157,3 +157,21 @@ def test_markdown_and_terminal_tables_show_the_kind(refused_report) -> None:
         console.print(renderable)
     text = console.export_text()
     assert "torch-executed-ops" in text and "not-requested" in text
+
+
+class _Sparsified(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.lgamma(x).to_sparse()
+
+
+def test_a_sparse_tensor_at_the_boundary_is_refused_by_its_layout() -> None:
+    # Found by the OpInfo sweep on CUDA: the JIT plugin can't copy a sparse result into
+    # TensorRT's dense buffer, so such a region must never become one.
+    ep = torch.export.export(_Sparsified(), (torch.rand(3, 4) + 1,))
+    support = OpSetSupport(unsupported=["aten.lgamma", "aten._to_sparse"], base=SnapshotSupport())
+    result = autoplugin(ep, support=support)
+    assert result.regions == ()
+    kinds = {entry.target: entry.kind for entry in result.report.left_in_graph}
+    assert kinds == {"aten.lgamma.default": "layout", "aten._to_sparse.default": "layout"}
+    (entry, _) = result.report.left_in_graph
+    assert "output 0 is a torch.sparse_coo tensor" in entry.reason

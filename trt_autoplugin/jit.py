@@ -17,6 +17,7 @@ import sympy
 import torch
 import torch.fx
 
+from . import jit_graphs
 from .data_dependent import SizeTensor
 from .errors import PluginError
 from .outline import RegionBody
@@ -134,10 +135,11 @@ def jit_launch(
     ``torch.cuda.ExternalStream(stream)``, so its kernels are ordered after TensorRT's work on
     that stream. A body with ops from outside PyTorch (`foreign_ops`) runs on the legacy
     default stream instead, ordered after and before TensorRT's stream by events: such ops may
-    launch kernels there whatever the current stream. Each result is then copied into its output
-    buffer: **one device-to-device copy per output** (PyTorch ops allocate their results; the
-    copy also materializes results that are views of inputs). No host round trip, except the one
-    a data-dependent op makes itself to learn its output size.
+    launch kernels there whatever the current stream. Each result then reaches its output
+    buffer: an output an ``out=`` op can produce is written there in place (`output_writes`),
+    any other is copied. No host round trip, except the one a data-dependent op makes itself to
+    learn its output size. Once a call has run with a set of buffers, the same work is captured
+    into a CUDA graph, which later calls with those buffers replay (`jit_graphs`).
 
     A region with data-dependent outputs (`pluggable.size_tensors`) gets an `OutputAddress` for
     each such output and, after its outputs, one per size tensor: the output is written
@@ -158,15 +160,49 @@ def jit_launch(
     sizes = size_tensors(body)
     _check_counts(body, inputs, outputs, len(sizes))
     tensorrt_stream = _torch_stream(stream)
+    foreign = foreign_ops(body)
+    key = _graph_key(body, inputs, outputs, foreign)
+    if key is not None and jit_graphs.replayed(body, key, tensorrt_stream):
+        return
     # Kernels of ops from outside PyTorch may ignore the current stream and launch on the
     # legacy default stream (torchvision's deform_conv2d does); such a body runs there, after
     # TensorRT's work and before TensorRT's next, so all of its kernels are ordered.
-    run_stream = (
-        torch.cuda.default_stream(tensorrt_stream.device) if foreign_ops(body) else tensorrt_stream
-    )
+    run_stream = torch.cuda.default_stream(tensorrt_stream.device) if foreign else tensorrt_stream
     if run_stream != tensorrt_stream:
         run_stream.wait_stream(tensorrt_stream)
-    with torch.no_grad(), torch.cuda.stream(run_stream):
+
+    def run() -> None:
+        _run(body, inputs, outputs, sizes)
+
+    with torch.cuda.stream(run_stream):
+        run()
+    if run_stream != tensorrt_stream:
+        tensorrt_stream.wait_stream(run_stream)
+    if key is not None:
+        jit_graphs.capture(body, key, run, tensorrt_stream)
+
+
+def _graph_key(
+    body: RegionBody, inputs: Sequence[object], outputs: Sequence[object], foreign: tuple[str, ...]
+) -> tuple[object, ...] | None:
+    """The key of this call's CUDA graph (`jit_graphs`): the exact buffers and the device; None
+    where the region is never graphed or a buffer is not a `CudaBuffer` (whose description is
+    its identity)."""
+    if jit_graphs.graph_refusal(body, foreign) is not None:
+        return None
+    buffers = (*inputs, *outputs)
+    if not all(type(b) is CudaBuffer for b in buffers):
+        return None
+    if any(0 in b.shape for b in buffers):  # type: ignore[attr-defined]
+        return None  # no kernels to replay: CUDA would refuse the empty graph
+    return (torch.cuda.current_device(), *buffers)
+
+
+def _run(
+    body: RegionBody, inputs: Sequence[object], outputs: Sequence[object], sizes: Sequence[object]
+) -> None:
+    """The body on the current stream, its results written into TensorRT's buffers."""
+    with torch.no_grad():
         device = torch.cuda.current_device()
         args = [as_cuda_tensor(b, device) for b in inputs]
         plan = write_plan(body)
@@ -186,8 +222,6 @@ def jit_launch(
             destination = _destination(buffer, result)
             _check_result(body, index, destination, result)
             destination.copy_(result)
-    if run_stream != tensorrt_stream:
-        tensorrt_stream.wait_stream(run_stream)
 
 
 def _check_written(

@@ -71,7 +71,11 @@ def plugin_refusal_reason(body: RegionBody) -> Refusal | None:
     """
     name = plugin_id(body)
     reason = (
-        _inputs_reason(body) or _dtype_reason(body) or _rank_reason(body) or _shape_reason(body)
+        _inputs_reason(body)
+        or _layout_reason(body)
+        or _dtype_reason(body)
+        or _rank_reason(body)
+        or _shape_reason(body)
     )
     if reason is None:
         return None
@@ -145,6 +149,22 @@ def _inputs_reason(body: RegionBody) -> Refusal | None:
         "tensorrt.plugin's impl validator rejects a plugin without inputs; it stays in "
         "PyTorch, where Torch-TensorRT's constant_fold folds a constant into the engine",
     )
+
+
+def _layout_reason(body: RegionBody) -> Refusal | None:
+    graph = body.graph_module.graph
+    (output,) = graph.find_nodes(op="output")
+    values = [(f"input {i}", n) for i, n in enumerate(graph.find_nodes(op="placeholder"))]
+    values += [(f"output {i}", n) for i, n in enumerate(output.args[0])]
+    for label, node in values:
+        value = node.meta.get("val") if isinstance(node, torch.fx.Node) else None
+        if isinstance(value, torch.Tensor) and value.layout != torch.strided:
+            message = (
+                f"{label} is a {value.layout} tensor; TensorRT's buffers are dense, so the op "
+                "making or reading it stays in PyTorch"
+            )
+            return Refusal(RefusalKind.LAYOUT, message)
+    return None
 
 
 def _dtype_reason(body: RegionBody) -> Refusal | None:

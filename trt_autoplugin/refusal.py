@@ -32,6 +32,7 @@ class RefusalKind(enum.Enum):
     # A region that can't become a plugin (`pluggable.region_refusal_reason`).
     NO_TENSOR_INPUT = "no-tensor-input"  # QDP needs at least one tensor input
     DTYPE = "dtype"  # a boundary dtype TensorRT plugins can't take
+    LAYOUT = "layout"  # a sparse (not strided) tensor at the boundary
     RANK = "rank"  # a boundary rank past TensorRT's dims
     SHAPE = "shape"  # an output dim with no TensorRT shape expression
     DATA_DEPENDENT_BOUND = "data-dependent-bound"  # a size tensor's bound can't be declared

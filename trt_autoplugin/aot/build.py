@@ -9,12 +9,14 @@ tactics (`tuning.tactic_candidates`) and every tactic is checked against eager
 
 import dataclasses
 import logging
+import operator
 from collections.abc import Mapping
 
 import sympy
 import torch
 
 from ..errors import AotError
+from ..graph import target_name
 from ..outline import RegionBody
 from ..probes import cuda_driver_import_error
 from ..refusal import Refusal, RefusalKind
@@ -23,7 +25,7 @@ from .decompositions import inductor_ready
 from .hints import SMALL_TUNING_BYTES, check_cases, compile_hints, concrete_shapes, symbol_ranges
 from .kernel import AotKernel
 from .tuning import tactic_candidates, unchecked_kernel
-from .wrapper import kernel_plan
+from .wrapper import SeveralKernelsError, kernel_plan
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +50,23 @@ def environment_reason() -> str | None:
     return cuda_driver_import_error()
 
 
-def inductor_code(body: RegionBody, hints: Mapping[sympy.Symbol, int]) -> str:
-    """Inductor's wrapper code for the body compiled for CUDA, dynamic in the region's dims.
+# Inductor stores a pointwise result in a buffer of its own, between two kernels, once it is
+# bigger than 30 ops and read more than once (``realize_opcount_threshold``). An AOT plugin is
+# one kernel: where Inductor split a region so, it is compiled again with this limit instead,
+# recomputing such a result in the one kernel that reads it (the antialiased resize's weights).
+RECOMPUTE_OPS = 10_000
+
+
+def inductor_code(
+    body: RegionBody,
+    hints: Mapping[sympy.Symbol, int],
+    *,
+    recompute: bool = False,
+    eager_division: bool = False,
+) -> str:
+    """Inductor's wrapper code for the body compiled for CUDA, dynamic in the region's dims;
+    with ``recompute``, Inductor stores no intermediate it can recompute (`RECOMPUTE_OPS`);
+    with ``eager_division``, ``x / y`` rounds as eager's does (IEEE), not Triton's ``div.full``.
 
     Raises:
         AotError: Dynamo or Inductor failed, or the body compiled into more than one graph.
@@ -70,10 +87,16 @@ def inductor_code(body: RegionBody, hints: Mapping[sympy.Symbol, int]) -> str:
                 torch._dynamo.mark_dynamic(tensor, index)
     # Ops Inductor would call back into ATen for become pointwise ops it fuses (`decompositions`).
     compiled = torch.compile(inductor_ready(body.graph_module), backend="inductor", fullgraph=True)
-    # A cache hit would skip code generation, and with it the code this module reads.
-    no_cache = {"fx_graph_cache": False, "fx_graph_remote_cache": False}
+    settings = {
+        # A cache hit would skip code generation, and with it the code this module reads.
+        "fx_graph_cache": False,
+        "fx_graph_remote_cache": False,
+        "eager_numerics.division_rounding": eager_division,
+    }
+    if recompute:
+        settings["realize_opcount_threshold"] = RECOMPUTE_OPS
     try:
-        with torch._inductor.config.patch(no_cache):
+        with torch._inductor.config.patch(settings):
             _, codes = run_and_get_code(compiled, *inputs)
     except Exception as e:  # noqa: BLE001 - any Dynamo/Inductor failure keeps the region JIT
         raise AotError(
@@ -119,8 +142,35 @@ def _built_kernel(body: RegionBody, check_shapes: int, stage: _Stage) -> AotKern
     if reason is not None:
         raise AotError(reason)
     hints = compile_hints(ranges, body.input_specs)
+    try:
+        return _checked_kernel(body, check_shapes, stage, ranges, hints, eager_division=False)
+    except AotError as e:
+        if stage.kind is not RefusalKind.EAGER_MISMATCH:
+            raise
+        # Triton's x / y is div.full (2 ulp), eager's rounds as IEEE: a kernel that rounds a
+        # quotient to an integer (a quantizer) differs by one where it lands next to .5. Eager's
+        # division costs time (a digamma's ten reciprocals: 1.7x), so it is the second try.
+        logger.info("region %s: %s; compiling again with eager's division", body.digest(), e)
+        return _checked_kernel(body, check_shapes, stage, ranges, hints, eager_division=True)
+
+
+def _checked_kernel(
+    body: RegionBody,
+    check_shapes: int,
+    stage: _Stage,
+    ranges: Mapping[sympy.Symbol, tuple[int, int | None]],
+    hints: Mapping[sympy.Symbol, int],
+    *,
+    eager_division: bool,
+) -> AotKernel:
     stage.kind = RefusalKind.INDUCTOR
-    plan = kernel_plan(inductor_code(body, hints), body.input_specs, body.output_specs)
+    try:
+        code = inductor_code(body, hints, eager_division=eager_division)
+        plan = kernel_plan(code, body.input_specs, body.output_specs)
+    except SeveralKernelsError as e:
+        logger.info("region %s: %s; compiling again, recomputing intermediates", body.digest(), e)
+        code = inductor_code(body, hints, recompute=True, eager_division=eager_division)
+        plan = kernel_plan(code, body.input_specs, body.output_specs)
     stage.kind = RefusalKind.INT32_BOUNDS
     check_int32_bounds(plan, ranges)
     cases = check_cases(ranges, hints)[: max(check_shapes, 1)]
@@ -158,26 +208,44 @@ def aot_or_reason(body: RegionBody) -> AotKernel | Refusal:
         return Refusal(stage.kind, str(e))
 
 
-# Ops that read an integer input as positions into another tensor.
-_INDEXING = ("index", "gather", "scatter", "embedding", "take", "roi", "nms")
+def _reads_values_only(target: object) -> bool:
+    """Whether an op reads an integer argument as values (arithmetic, comparison, a cast, a
+    view, a reduction), never as positions into another tensor."""
+    if target is operator.getitem:
+        return True
+    if not isinstance(target, torch._ops.OpOverload):
+        return False
+    if torch.Tag.pointwise in target.tags or torch.Tag.reduction in target.tags:
+        return True
+    if any(r.alias_info is not None for r in target._schema.returns):
+        return True  # a view of the input
+    return target.overloadpacket in _VALUE_OPS
+
+
+aten = torch.ops.aten
+_VALUE_OPS = frozenset(
+    {aten._to_copy, aten.clone, aten.cat, aten.stack, aten.cumsum, aten.cumprod, aten.sort}
+)
 
 
 def index_inputs_reason(body: RegionBody) -> str | None:
-    """Why a region with integer index inputs gets no AOT kernel, or None.
+    """Why a region with integer inputs gets no AOT kernel, or None.
 
-    The kernel is checked on random inputs (`check_against_eager`); random integers as indices
-    run out of bounds, and an out-of-bounds index on the GPU is a device-side assert that
-    leaves the CUDA context unusable for the rest of the process.
+    The kernel is compiled and checked on random inputs (`inductor_code`,
+    `check.check_against_eager`); random integers read as positions (indices, unpooling
+    indices, class targets) run out of bounds, and an out-of-bounds index on the GPU is a
+    device-side assert that leaves the CUDA context unusable for the rest of the process. So an
+    integer input may only be read as values (`_reads_values_only`).
     """
     for node in body.graph_module.graph.find_nodes(op="placeholder"):
         value = node.meta.get("val")
         if value is None or value.dtype.is_floating_point or value.dtype == torch.bool:
             continue
         for user in node.users:
-            name = str(user.target)
-            if any(word in name for word in _INDEXING):
+            if not _reads_values_only(user.target):
                 return (
-                    f"integer input {node.name} is read as indices by {name}; the kernel can't be "
-                    "checked on random values (an out-of-bounds index faults the CUDA context)"
+                    f"integer input {node.name} is read by {target_name(user.target)}, which may "
+                    "read it as positions; the kernel can't be checked on random values (an "
+                    "out-of-bounds index faults the CUDA context)"
                 )
     return None

@@ -31,6 +31,10 @@ _INDUCTOR_DTYPES = {
 }
 
 
+class SeveralKernelsError(AotError):
+    """Inductor split the region into several kernels (it stored an intermediate between them)."""
+
+
 def kernel_plan(
     code: str, input_specs: Sequence[TensorSpec], output_specs: Sequence[TensorSpec]
 ) -> KernelPlan:
@@ -50,6 +54,13 @@ def kernel_plan(
     """
     module = ast.parse(code)
     kernels = _kernel_sources(module)
+    if len(kernels) > 1:
+        # Before reading: an intermediate buffer between them (maybe padded, not contiguous)
+        # would otherwise be the refusal, and hide that Inductor split the region.
+        raise SeveralKernelsError(
+            f"Inductor emitted {len(kernels)} Triton kernels ({', '.join(kernels)}); an AOT "
+            "plugin holds exactly one"
+        )
     call = _call_function(module)
     reader = _WrapperReader(kernels, input_specs, output_specs)
     reader.read(call.body)
@@ -179,6 +190,8 @@ class _WrapperReader:
             self.buffers[name] = self.buffers[value.id]
         elif _is_call_to(value, "empty_strided_cuda"):
             self._buffer(name, value, statement)  # type: ignore[arg-type]
+        elif _is_call_to(value, "reinterpret_tensor"):
+            self._reinterpretation(name, value, statement)  # type: ignore[arg-type]
         elif _is_call_to(value, "get_raw_stream"):
             return
         elif _is_size_call(value):
@@ -206,6 +219,20 @@ class _WrapperReader:
         shape = tuple(self._expression(d, statement) for d in shape_node.elts)
         self.buffers[name] = name
         self.buffer_specs[name] = TensorSpec(shape, dtype)
+
+    def _reinterpretation(self, name: str, value: ast.Call, statement: ast.stmt) -> None:
+        """``b = reinterpret_tensor(a, shape, stride, 0)``: the whole of buffer ``a``, contiguous,
+        in another shape of the same size (Inductor's ``amax(keepdim=True)`` output of a
+        reduction buffer), is buffer ``a``."""
+        source = value.args[0] if value.args else None
+        if not isinstance(source, ast.Name) or source.id not in self.buffers:
+            raise _refusal(statement)
+        buffer = self.buffers[source.id]
+        self._whole_reinterpretation(value, statement)
+        shape = [self._expression(d, statement) for d in value.args[1].elts]  # type: ignore[attr-defined]
+        if sympy.simplify(sympy.Mul(*shape) - sympy.Mul(*self.buffer_specs[buffer].shape)) != 0:
+            raise AotError(f"a reinterpretation of part of {buffer}: {ast.unparse(statement)}")
+        self.buffers[name] = buffer
 
     def _call(self, call: ast.Call, statement: ast.stmt) -> None:
         function = ast.unparse(call.func)
@@ -261,7 +288,7 @@ class _WrapperReader:
     def plan(self) -> KernelPlan:
         if len(self.launches) != 1:
             names = ", ".join(k for k, _ in self.launches) or "none"
-            raise AotError(
+            raise SeveralKernelsError(
                 f"Inductor emitted {len(self.launches)} Triton kernels ({names}); an AOT plugin "
                 "holds exactly one"
             )
