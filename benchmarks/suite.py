@@ -724,8 +724,8 @@ def _settings(config: SuiteConfig, l2_bytes: int) -> dict[str, Any]:
             "region inputs are the arguments captured from a run of the rewritten program on "
             "random model inputs (seed 0); copies are rotated up to twice the L2 cache",
             "each JIT/AOT configuration is checked against eager on poisoned outputs (NaN / "
-            "0x7F bytes) twice (capture, then replay) before it is timed; AOT tolerances as the AOT check's own "
-            "(trt_autoplugin.aot.TOLERANCES)",
+            "0x7F bytes) twice (capture, then replay) before it is timed; AOT tolerances as "
+            "the AOT check's own (trt_autoplugin.aot.TOLERANCES)",
         ],
     }
 
