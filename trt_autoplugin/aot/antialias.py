@@ -93,9 +93,9 @@ def _taps(
     acc: torch.dtype,
     like: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One dim's taps, each ``(out_size, window)``: the input index (clamped into range),
-    whether the tap lies in ATen's span (``j < xsize``), and its weight before normalizing
-    (0 outside the span).
+    """One dim's taps, each ``(out_size, window)``: the input index (clamped into range), its
+    weight before normalizing (0 past the input's edge), and the same weight again, computed
+    apart for the normalizing total (see below).
 
     Follows ``_compute_weights_span`` and ``_compute_weights``: ``center = scale * (i + 0.5)``,
     ``xmin = max(int(center - support + 0.5), 0)``, ``xsize = min(int(center + support + 0.5),

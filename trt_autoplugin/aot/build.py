@@ -208,6 +208,13 @@ def aot_or_reason(body: RegionBody) -> AotKernel | Refusal:
         return Refusal(stage.kind, str(e))
 
 
+aten = torch.ops.aten
+# Ops that are neither pointwise nor reductions by their tags, yet read integers as values.
+_VALUE_OPS = frozenset(
+    {aten._to_copy, aten.clone, aten.cat, aten.stack, aten.cumsum, aten.cumprod, aten.sort}
+)
+
+
 def _reads_values_only(target: object) -> bool:
     """Whether an op reads an integer argument as values (arithmetic, comparison, a cast, a
     view, a reduction), never as positions into another tensor."""
@@ -220,12 +227,6 @@ def _reads_values_only(target: object) -> bool:
     if any(r.alias_info is not None for r in target._schema.returns):
         return True  # a view of the input
     return target.overloadpacket in _VALUE_OPS
-
-
-aten = torch.ops.aten
-_VALUE_OPS = frozenset(
-    {aten._to_copy, aten.clone, aten.cat, aten.stack, aten.cumsum, aten.cumprod, aten.sort}
-)
 
 
 def index_inputs_reason(body: RegionBody) -> str | None:
