@@ -16,13 +16,15 @@ so index tensors are valid indices and boxes are boxes. Each output buffer is po
 0x7F bytes) and compared with eager before anything is timed, twice (a JIT call's capture, then
 its replay); a failed check is recorded with its
 error and not timed. Where a region's inputs and outputs are smaller than twice the L2 cache,
-several copies are rotated so caches don't flatter the numbers.
+several copies are rotated so caches don't flatter the numbers. Device times are taken in rounds
+in which eager, JIT and AOT take turns, so their ratios survive a drift of the clocks.
 """
 
 import dataclasses
 import enum
 import itertools
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,6 +37,7 @@ from trt_autoplugin.aot import TOLERANCES, device_seconds
 from trt_autoplugin.aot.launch import launch
 from trt_autoplugin.jit import CudaBuffer, jit_launch
 from trt_autoplugin.outline import OutlinedRegion, run_body
+from trt_autoplugin.output_writes import output_writes
 from trt_autoplugin.pluggable import size_tensors
 
 from .timing import CopyBandwidth, Timing, TimingSettings, measure
@@ -144,6 +147,9 @@ class RegionSize:
     # Device time of each of the AOT kernel's TensorRT tactics (tactic 1 first): what TensorRT
     # would pick from if this batch were its optimization profile's shape.
     aot_tactics_gpu_us: tuple[float, ...] = ()
+    # Why the JIT plugin copies an output into TensorRT's buffer instead of writing it in place
+    # ("output 0: torchvision.roi_align.default has no out= form"); empty when it copies none.
+    jit_copies: tuple[str, ...] = ()
 
     @property
     def jit_overhead_us(self) -> float | None:
@@ -295,13 +301,23 @@ def _setup(
     return _Setup(inputs, outputs, shapes, reference)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Timed:
+    """A configuration checked against eager and timed per call (host included); its GPU time
+    is taken afterwards, in rounds interleaved with the others' (`_interleaved_gpu_us`)."""
+
+    measurement: Measurement
+    run: Callable[[], object] | None = None
+    stream: torch.cuda.Stream | None = None
+
+
 def _checked_then_timed(
     launch_one: Callable[[int], object],
     setup: _Setup,
     device: torch.device,
     settings: TimingSettings,
     tolerances: Mapping[torch.dtype, tuple[float, float]] | None = None,
-) -> Measurement:
+) -> _Timed:
     """Runs copy 0 on poisoned outputs twice (a JIT call captures its CUDA graph, then replays
     it), compares each with eager, runs every copy once (capturing theirs), then times all
     copies in turn."""
@@ -312,10 +328,10 @@ def _checked_then_timed(
             launch_one(0)
             torch.cuda.synchronize(device)
         except Exception as e:  # noqa: BLE001 - any launch failure is this configuration's result
-            return Measurement.failed(f"{attempt}: {type(e).__name__}: {e}")
+            return _Timed(Measurement.failed(f"{attempt}: {type(e).__name__}: {e}"))
         error = mismatch(setup.outputs[0], setup.reference, tolerances)
         if error is not None:
-            return Measurement.failed(f"{attempt} differs from eager: {error}")
+            return _Timed(Measurement.failed(f"{attempt} differs from eager: {error}"))
     calls = [lambda i=i: launch_one(i) for i in range(len(setup.inputs))]
     for call in calls:
         call()
@@ -323,19 +339,42 @@ def _checked_then_timed(
     return _timed(_cycling(calls), device, settings)
 
 
-def _timed(fn: Callable[[], object], device: torch.device, settings: TimingSettings) -> Measurement:
-    """Per call (host included, back to back) and device time (host hidden)."""
-    per_call = measure(fn, device, settings)
-    return Measurement.of(per_call, device_seconds(fn, repeats=settings.repeats))
+def _timed(fn: Callable[[], object], device: torch.device, settings: TimingSettings) -> _Timed:
+    """Per call: back to back, host included."""
+    return _Timed(Measurement.of(measure(fn, device, settings)), fn, torch.cuda.current_stream())
+
+
+# GPU times are taken in this many rounds, each configuration once per round in turn, so a
+# drift of the clocks over the measurement (seen: eager lgamma 332 µs in one run, 367 in
+# another) moves all of them alike and their ratios hold.
+GPU_ROUNDS = 5
+
+
+def _interleaved_gpu_us(timed: Sequence[_Timed], settings: TimingSettings) -> list[Measurement]:
+    """Each timed configuration's measurement with its device time: the median over
+    `GPU_ROUNDS` rounds of `device_seconds`, the configurations taking turns in each round."""
+    live = [t for t in timed if t.run is not None]
+    rounds: dict[int, list[float]] = {id(t): [] for t in live}
+    repeats = max(1, settings.repeats // GPU_ROUNDS)
+    for _ in range(GPU_ROUNDS):
+        for t in live:
+            with torch.cuda.stream(t.stream):
+                rounds[id(t)].append(device_seconds(t.run, repeats=repeats) * 1e6)
+    return [
+        dataclasses.replace(t.measurement, gpu_microseconds=statistics.median(rounds[id(t)]))
+        if t.run is not None
+        else t.measurement
+        for t in timed
+    ]
 
 
 def _jit(
     region: OutlinedRegion, setup: _Setup, device: torch.device, settings: TimingSettings
-) -> Measurement:
+) -> _Timed:
     try:
         check_stream_mapping(device)
     except RuntimeError as e:
-        return Measurement.failed(str(e))
+        return _Timed(Measurement.failed(str(e)))
     stream = torch.cuda.current_stream(device).cuda_stream
     in_buffers = [[cuda_buffer(t) for t in inputs] for inputs in setup.inputs]
     out_buffers = [[cuda_buffer(t) for t in outputs] for outputs in setup.outputs]
@@ -353,12 +392,10 @@ def _jit(
         jit_graphs.GRAPHS_PER_REGION = kept
 
 
-def _aot(
-    aot: AotOutcome, setup: _Setup, device: torch.device, settings: TimingSettings
-) -> Measurement:
+def _aot(aot: AotOutcome, setup: _Setup, device: torch.device, settings: TimingSettings) -> _Timed:
     if aot.kernel is None:
         reason = f"JIT: {aot.reason}" if aot.status is Status.SKIPPED else aot.reason
-        return Measurement(aot.status, reason=reason)
+        return _Timed(Measurement(aot.status, reason=reason))
     stream = torch.cuda.current_stream(device).cuda_stream
 
     def launch_one(i: int) -> None:
@@ -370,7 +407,7 @@ def _aot(
 
 def _eager(
     region: OutlinedRegion, setup: _Setup, device: torch.device, settings: TimingSettings
-) -> Measurement:
+) -> _Timed:
     calls = [lambda inputs=inputs: run_body(region.body, inputs) for inputs in setup.inputs]
     with torch.no_grad():
         return _timed(_cycling(calls), device, settings)
@@ -425,8 +462,11 @@ def measure_region(
     eager = _eager(region, setup, device, settings)
     torch.cuda.synchronize(device)  # the side stream reads what the default stream wrote
     with torch.cuda.stream(side_stream):
-        jit = _jit(region, setup, device, settings)
-        aot_measurement = _aot(aot, setup, device, settings)
+        jit_timed = _jit(region, setup, device, settings)
+        aot_timed = _aot(aot, setup, device, settings)
+    torch.cuda.synchronize(device)
+    eager, jit, aot_measurement = _interleaved_gpu_us((eager, jit_timed, aot_timed), settings)
+    with torch.cuda.stream(side_stream):
         tactics = _tactic_times(aot, aot_measurement, setup, device, settings)
     torch.cuda.synchronize(device)
     floor = bandwidth.floor_seconds(moved) * 1e6
@@ -471,7 +511,9 @@ def _result(
     aot: Measurement,
     floor_us: float | None,
 ) -> RegionSize:
+    writes = output_writes(distinct.region.body)
     return RegionSize(
+        jit_copies=tuple(f"output {w.index}: {w.reason}" for w in writes if not w.in_place),
         model=model,
         region=distinct.short_name,
         targets=distinct.targets,

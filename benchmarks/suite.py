@@ -718,8 +718,10 @@ def _settings(config: SuiteConfig, l2_bytes: int) -> dict[str, Any]:
             "stream, whose handle they get as TensorRT's: torch.cuda.ExternalStream(0) is not "
             "the legacy default stream, so handle 0 can't stand for it",
             "per call = back-to-back calls, host included (do_bench median of batched calls); "
-            "GPU = device time with the host's issuing hidden behind a sleep kernel; AOT's "
-            "per call includes trt_autoplugin.aot.launch's Python, which TensorRT does in C++",
+            "GPU = device time with the host's issuing hidden behind a sleep kernel, the median "
+            "of 5 rounds in which eager, JIT and AOT take turns (clock drift moves all alike); "
+            "AOT's per call includes trt_autoplugin.aot.launch's Python, which TensorRT does in "
+            "C++",
             "JIT overhead = JIT per call - eager per call; % of floor uses GPU time",
             "region inputs are the arguments captured from a run of the rewritten program on "
             "random model inputs (seed 0); copies are rotated up to twice the L2 cache",

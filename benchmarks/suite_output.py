@@ -332,10 +332,14 @@ def _region_sentences(data: Mapping[str, Any]) -> list[str]:
         f" µs per call more than eager PyTorch (median over {len(overheads)} regions; "
         f"{min(overheads):.0f} to {max(overheads):.0f} µs)."
     ]
-    ratios = {
-        r["targets"][0]: r["jit"]["gpu_microseconds"] / r["eager"]["gpu_microseconds"]
+    largest = [
+        r
         for r in _by_region(measured, largest=True)
         if r["eager"]["status"] == "ok" and r["eager"].get("gpu_microseconds")
+    ]
+    ratios = {
+        r["targets"][0]: r["jit"]["gpu_microseconds"] / r["eager"]["gpu_microseconds"]
+        for r in largest
     }
     if ratios:
         worst = max(ratios, key=ratios.__getitem__)
@@ -344,6 +348,7 @@ def _region_sentences(data: Mapping[str, Any]) -> list[str]:
             f"{statistics.median(ratios.values()):.2f}x eager's GPU time (median; worst "
             f"{worst} {ratios[worst]:.2f}x). Outputs an out= op can produce are written in "
             "place; the others are copied (the report's implementations table says which)."
+            + _slow_jit_sentence(largest)
         )
     lines.append(_floor_sentence(data))
     aot = [a for m in data["models"] for a in m.get("aot", [])]
@@ -387,7 +392,21 @@ def _aot_ratio(regions: Sequence[Mapping[str, Any]]) -> str:
             " Its fastest tactic at each size (TensorRT's pick, were that size the engine's "
             f"profile): {statistics.median(best):.2f}x ({min(best):.2f}x to {max(best):.2f}x)."
         )
-    return text
+    return text + _slower_aot_sentence(regions)
+
+
+def _slower_aot_sentence(regions: Sequence[Mapping[str, Any]]) -> str:
+    """The AOT kernels whose fastest tactic is slower than eager at the region's largest size."""
+    slower = []
+    for r in _by_region(regions, largest=True):
+        times = r.get("aot_tactics_gpu_us")
+        if times and r["eager"].get("gpu_microseconds"):
+            ratio = min(times) / r["eager"]["gpu_microseconds"]
+            if ratio > 1.0:
+                slower.append(f"{_op_name(r['targets'][0])} {ratio:.2f}x")
+    if not slower:
+        return ""
+    return f" Slower than eager at the largest size, fastest tactic: {', '.join(slower)}."
 
 
 def _by_region(rows: Iterable[Mapping[str, Any]], *, largest: bool) -> list[Mapping[str, Any]]:
@@ -399,6 +418,27 @@ def _by_region(rows: Iterable[Mapping[str, Any]], *, largest: bool) -> list[Mapp
         if kept is None or (r["batch"] > kept["batch"]) == largest:
             chosen[key] = r
     return list(chosen.values())
+
+
+# A JIT region slower than eager by more than this at its largest size is named in the headline
+# with why it copies its outputs (or that it copies none).
+SLOW_JIT_RATIO = 1.05
+
+
+def _slow_jit_sentence(largest: list[dict[str, Any]]) -> str:
+    """Each region whose JIT GPU time passes `SLOW_JIT_RATIO` of eager's, with its copies."""
+    parts = []
+    for r in largest:
+        ratio = r["jit"]["gpu_microseconds"] / r["eager"]["gpu_microseconds"]
+        if ratio > SLOW_JIT_RATIO:
+            if "jit_copies" not in r:
+                copies = ["its copies were not recorded"]
+            else:
+                copies = r["jit_copies"] or ["it copies no output"]
+            parts.append(f"{r['targets'][0]} {ratio:.2f}x ({'; '.join(copies)})")
+    if not parts:
+        return ""
+    return f" Above {SLOW_JIT_RATIO:.2f}x: " + ", ".join(parts) + "."
 
 
 def _floor_sentence(data: Mapping[str, Any]) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sympy
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import batch_sizes, size_expressions
 
@@ -358,6 +358,8 @@ def test_pointwise_and_reduction_example_regions_get_aot_kernels(cuda_answers):
 
 @pytest.mark.gpu
 @given(batch=batch_sizes() | st.integers(0, 4096), seed=st.integers(0, 2**31 - 1))
+# A quantizer's quotient next to .5: with Triton's division (2 ulp) one int8 code was off by one.
+@example(batch=511, seed=247)
 def test_aot_kernels_match_eager_over_drawn_batches(cuda_answers, batch: int, seed: int):
     for _, region, kernel in cuda_answers:
         if isinstance(kernel, Refusal):

@@ -143,6 +143,40 @@ def test_committed_gpu_results_render_again(tmp_path: Path) -> None:
     assert (tmp_path / "suite.png").stat().st_size > 0
 
 
+def _row(target: str, batch: int, eager: float, jit: float, tactics=(), copies=()) -> dict:
+    ok = {"status": "ok"}
+    return {
+        "model": "m",
+        "region": target,
+        "targets": [target],
+        "batch": batch,
+        "eager": {**ok, "gpu_microseconds": eager},
+        "jit": {**ok, "gpu_microseconds": jit},
+        "aot": {"status": "skipped"},
+        "aot_tactics_gpu_us": list(tactics),
+        "jit_copies": list(copies),
+    }
+
+
+def test_headline_names_slow_jit_regions_with_their_copies_and_slower_aot_kernels() -> None:
+    from benchmarks import suite_output
+
+    regions = [
+        _row("torchvision.roi_align.default", 2, 10.0, 30.0),  # smallest size: not judged
+        _row("torchvision.roi_align.default", 64, 100.0, 108.0, copies=["output 0: no out= form"]),
+        _row("aten.lgamma.default", 64, 100.0, 101.0, tactics=[104.0, 103.0]),
+        _row("aten.erfinv.default", 64, 100.0, 100.0, tactics=[99.0]),
+        _row("aten.cummax.default", 64, 100.0, 106.0),
+    ]
+    ratios = suite_output._by_region(regions, largest=True)
+    slow = suite_output._slow_jit_sentence(ratios)
+    assert "roi_align.default 1.08x (output 0: no out= form)" in slow
+    assert "cummax.default 1.06x (it copies no output)" in slow
+    assert "lgamma" not in slow and "erfinv" not in slow
+    slower = suite_output._slower_aot_sentence(regions)
+    assert slower == " Slower than eager at the largest size, fastest tactic: lgamma 1.03x."
+
+
 def test_missing_library_is_named() -> None:
     missing = _catalog()[-1]
     reason = bench_models.missing_requirement(missing)

@@ -6,7 +6,7 @@ and replayed.
   poisoned before every call), ordered after TensorRT's stream; each new set of buffers gets a
   graph of its own, the oldest dropped past the limit; a call made while TensorRT's stream is
   being captured (the user's CUDA graph) runs into that capture; a failed capture leaves the
-  region eager, with the reason.
+  region eager, with the reason; buffers past `GRAPH_MAX_BYTES` are never graphed.
 """
 
 import pytest
@@ -71,6 +71,21 @@ def _call(region: OutlinedRegion, inputs, outputs, stream: torch.cuda.Stream) ->
     )
 
 
+def _call_and_compare(region: OutlinedRegion, inputs, outputs, stream, *, refill: bool) -> None:
+    """Refills the inputs in place where ``refill`` (TensorRT's next inference), poisons the
+    outputs, calls the region on ``stream`` and compares every output with eager's."""
+    if refill:
+        for x in inputs:
+            x.copy_(torch.randn(x.shape, device="cuda").to(x.dtype))
+    expected = run_body(region.body, inputs)
+    _poison(outputs)
+    stream.wait_stream(torch.cuda.current_stream())
+    _call(region, inputs, outputs, stream)
+    stream.synchronize()
+    for got, want in zip(outputs, expected, strict=True):
+        torch.testing.assert_close(got, want, equal_nan=True)
+
+
 def _poison(outputs) -> None:
     for output in outputs:
         output.copy_(_poisoned(output.shape, output.dtype))
@@ -83,19 +98,10 @@ def test_replays_compute_on_the_buffers_new_contents(cuda_example_regions, batch
     stream = torch.cuda.Stream()
     for region in _graphed_regions(cuda_example_regions):
         inputs = [x.cuda() for x in region_inputs(region, batch)]
-        expected = run_body(region.body, inputs)
-        outputs = [_poisoned(e.shape, e.dtype) for e in expected]
+        outputs = [_poisoned(e.shape, e.dtype) for e in run_body(region.body, inputs)]
         for call in range(3):
-            if call:  # TensorRT refills the same buffers for the next inference
-                for x in inputs:
-                    x.copy_(torch.randn(x.shape, device="cuda").to(x.dtype))
-                expected = run_body(region.body, inputs)
-                _poison(outputs)
-            stream.wait_stream(torch.cuda.current_stream())
-            _call(region, inputs, outputs, stream)
-            stream.synchronize()
-            for got, want in zip(outputs, expected, strict=True):
-                torch.testing.assert_close(got, want, equal_nan=True)
+            # TensorRT refills the same buffers for the next inference.
+            _call_and_compare(region, inputs, outputs, stream, refill=call > 0)
         # The first call captured (or replayed a graph of buffers freed and reallocated at the
         # same addresses, which reads and writes these); the next two replayed.
         assert jit_graphs.graph_count(region.body) >= 1
@@ -171,7 +177,7 @@ def test_a_failed_capture_leaves_the_region_eager_with_the_reason(
     monkeypatch.setattr(jit_graphs, "_REFUSED", type(jit_graphs._REFUSED)())
     stream = torch.cuda.Stream()
     # A host synchronization is not allowed while a stream is being captured.
-    jit_graphs.capture(region.body, ("key",), torch.cuda.synchronize, stream)
+    jit_graphs.capture(region.body, ("key",), torch.cuda.synchronize, stream, lambda: 0)
     reason = jit_graphs.graph_refusal(region.body, ())
     assert reason is not None and reason.startswith("capture failed"), reason
     torch.randn(8, device="cuda")  # the generator the capture registered is free again
@@ -187,3 +193,24 @@ def test_a_failed_capture_leaves_the_region_eager_with_the_reason(
         for got, want in zip(outputs, expected, strict=True):
             torch.testing.assert_close(got, want)
     assert jit_graphs.graph_count(region.body) == count  # nothing captured since
+
+
+@pytest.mark.gpu
+def test_buffers_past_the_size_limit_run_eagerly_and_stay_correct(
+    cuda_example_regions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (region,) = [r for r in cuda_example_regions["distribution"] if "lgamma" in str(r.targets)]
+    inputs = [x.cuda() for x in region_inputs(region, 77)]
+    outputs = [_poisoned(e.shape, e.dtype) for e in run_body(region.body, inputs)]
+    moved = sum(t.numel() * t.element_size() for t in (*inputs, *outputs))
+    monkeypatch.setattr(jit_graphs, "GRAPH_MAX_BYTES", moved - 1)
+    monkeypatch.setattr(jit_graphs, "_GRAPHS", type(jit_graphs._GRAPHS)())
+    stream = torch.cuda.Stream()
+    for _ in range(3):
+        _call_and_compare(region, inputs, outputs, stream, refill=True)
+    assert jit_graphs.graph_count(region.body) == 0
+    monkeypatch.setattr(jit_graphs, "GRAPH_MAX_BYTES", moved)
+    monkeypatch.setattr(jit_graphs, "_GRAPHS", type(jit_graphs._GRAPHS)())
+    _call(region, inputs, outputs, stream)
+    stream.synchronize()
+    assert jit_graphs.graph_count(region.body) == 1

@@ -179,7 +179,7 @@ def jit_launch(
     if run_stream != tensorrt_stream:
         tensorrt_stream.wait_stream(run_stream)
     if key is not None:
-        jit_graphs.capture(body, key, run, tensorrt_stream)
+        jit_graphs.capture(body, key, run, tensorrt_stream, lambda: _buffer_bytes(key[1:]))
 
 
 def _graph_key(
@@ -196,6 +196,10 @@ def _graph_key(
     if any(0 in b.shape for b in buffers):  # type: ignore[attr-defined]
         return None  # no kernels to replay: CUDA would refuse the empty graph
     return (torch.cuda.current_device(), *buffers)
+
+
+def _buffer_bytes(buffers: Sequence[CudaBuffer]) -> int:
+    return sum(math.prod(b.shape) * b.dtype.itemsize for b in buffers)
 
 
 def _run(

@@ -9,11 +9,13 @@ the host instead of the body's Python, the dispatcher and one launch per kernel.
 intermediates live in its own memory pool; it reads and writes TensorRT's buffers by address,
 so new contents of the same buffers are what the next replay computes on.
 
-Never graphed, with the reason (`graph_refusal`): regions with data-dependent outputs (their
-sizes are known only after a run), regions with ops from outside PyTorch's core (their kernels
-may ignore the capturing stream), and bodies whose capture failed (an op that synchronizes with
-the host). A call made while TensorRT's stream is itself being captured (an engine run inside
-the user's CUDA graph) runs the body eagerly: its kernels land in the user's graph.
+Calls whose buffers pass `GRAPH_MAX_BYTES` run eagerly: their GPU work outlasts the host's
+issuing, so a replay saves nothing. Never graphed, with the reason (`graph_refusal`): regions
+with data-dependent outputs (their sizes are known only after a run), regions with ops from
+outside PyTorch's core (their kernels may ignore the capturing stream), and bodies whose
+capture failed (an op that synchronizes with the host). A call made while TensorRT's stream is
+itself being captured (an engine run inside the user's CUDA graph) runs the body eagerly: its
+kernels land in the user's graph.
 """
 
 import collections
@@ -34,6 +36,13 @@ ENABLED = True
 # Graphs kept per region, least recently used dropped first: TensorRT keeps one set of buffers
 # per execution context and shape, so a handful covers an engine's profiles.
 GRAPHS_PER_REGION = 8
+# Calls whose buffers (inputs and outputs) pass this many bytes run eagerly. A graph saves the
+# host's issuing, which only shows while the GPU work is shorter than it; at 1 GiB the work
+# takes at least 250 µs at the H200's copy rate, longer than an eager JIT call's host time
+# (20-100 µs), and the two overlap. Past it a replay can only lose: the spectral region (cuFFT)
+# replayed at 2 GiB took 1.05x its eager time, eagerly 1.00x (H200, interleaved). A limit of
+# 64 MiB was too low: cummax at 128 MiB (74 µs of GPU work) then cost 94 µs a call, 74 graphed.
+GRAPH_MAX_BYTES = 1 << 30
 
 _GRAPHS: "weakref.WeakKeyDictionary[torch.fx.GraphModule, collections.OrderedDict]" = (
     weakref.WeakKeyDictionary()
@@ -66,7 +75,7 @@ def replayed(body: RegionBody, key: Hashable, stream: torch.cuda.Stream) -> bool
     yet (or TensorRT's stream is being captured itself: the caller then runs the body)."""
     graphs = _GRAPHS.get(body.graph_module)
     graph = graphs.get(key) if graphs is not None else None
-    if graph is None:
+    if graph is None:  # none yet, or these buffers are too large to graph (`capture`)
         return False
     with torch.cuda.stream(stream):
         if torch.cuda.is_current_stream_capturing():
@@ -77,10 +86,21 @@ def replayed(body: RegionBody, key: Hashable, stream: torch.cuda.Stream) -> bool
 
 
 def capture(
-    body: RegionBody, key: Hashable, run: Callable[[], None], stream: torch.cuda.Stream
+    body: RegionBody,
+    key: Hashable,
+    run: Callable[[], None],
+    stream: torch.cuda.Stream,
+    buffer_bytes: Callable[[], int],
 ) -> None:
     """Captures ``run`` (the call just made eagerly on ``stream``) as the region's graph for
-    these buffers. A failed capture is logged and the region is run eagerly from then on."""
+    these buffers, unless ``buffer_bytes()`` passes `GRAPH_MAX_BYTES` (then calls with them stay
+    eager). A failed capture is logged and the region is run eagerly from then on."""
+    graphs = _GRAPHS.setdefault(body.graph_module, collections.OrderedDict())
+    if key in graphs:  # too large: kept as None, so that the size is computed once
+        return
+    if buffer_bytes() > GRAPH_MAX_BYTES:
+        _keep(graphs, key, None)
+        return
     with torch.cuda.stream(stream):
         if torch.cuda.is_current_stream_capturing():
             return
@@ -108,7 +128,14 @@ def capture(
         logger.info("region %s runs eagerly: %s", body.qualified_name, reason)
         _REFUSED[body.graph_module] = reason
         return
-    graphs = _GRAPHS.setdefault(body.graph_module, collections.OrderedDict())
+    _keep(graphs, key, graph)
+
+
+def _keep(
+    graphs: "collections.OrderedDict[Hashable, torch.cuda.CUDAGraph | None]",
+    key: Hashable,
+    graph: torch.cuda.CUDAGraph | None,
+) -> None:
     graphs[key] = graph
     if len(graphs) > GRAPHS_PER_REGION:
         graphs.popitem(last=False)
@@ -116,7 +143,7 @@ def capture(
 
 def graph_count(body: RegionBody) -> int:
     """How many graphs the region holds (one per set of buffers met, up to the limit)."""
-    return len(_GRAPHS.get(body.graph_module, ()))
+    return sum(g is not None for g in _GRAPHS.get(body.graph_module, {}).values())
 
 
 def _side_stream(device: torch.device) -> torch.cuda.Stream:

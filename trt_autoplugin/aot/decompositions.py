@@ -95,27 +95,42 @@ def _recurrence(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x + n, result - 1/x - 1/(x + 1) - ... - 1/(x + n - 1))``, n the steps that reach 10.
 
-    ATen's loop adds 1 to x each step. Here every step's ``x + k`` is computed from x, not from
-    the step before: Inductor re-traces a pointwise input once per use, so a chain whose every
-    link is read several times by the next costs it exponential time to compile.
+    ATen's loop divides once per step; every division is a long instruction sequence, and ten
+    of them made the kernel slower than ATen's, which stops at 10 and skips the reflection for
+    a positive x. Here the first term, which is 1/x and unbounded as x nears 0, is its own
+    division, and the other steps, each 1/(x + k) <= 1 and summing below 3, are added as one
+    fraction ``p / q`` (``p / q + 1/s = (p s + q) / (q s)``) and divided once: a few ulp of
+    a sum below 3, far inside the tolerance, and q stays below 10! for x >= 1 (the steps that
+    run have x + k < 10), so nothing overflows. Every ``x + k`` is computed from x, not from
+    the step before: Inductor re-traces a pointwise input once per use.
     """
-    steps = zero
-    for k in range(_RECURRENCE_STEPS):
+    one = torch.ones_like(x)
+    below = x < _ASYMPTOTIC_FROM
+    steps = below.to(x.dtype)
+    first = torch.where(below, torch.reciprocal(x), zero)
+    numerator, denominator = zero, one
+    for k in range(1, _RECURRENCE_STEPS):
         step = x + k
         below = step < _ASYMPTOTIC_FROM
-        result = result - torch.where(below, torch.reciprocal(step), zero)
+        numerator = torch.where(below, numerator * step + denominator, numerator)
+        denominator = torch.where(below, denominator * step, denominator)
         steps = steps + below.to(x.dtype)
-    return x + steps, result
+    return x + steps, result - first - numerator / denominator
 
 
 def _asymptotic(x: torch.Tensor, zero: torch.Tensor) -> torch.Tensor:
-    """``log(x) - 1/(2x) - sum(B_2k / (2k x^2k))`` for x >= 10, by Horner in ``1/x^2``."""
-    z = torch.reciprocal(x * x)
+    """``log(x) - 1/(2x) - sum(B_2k / (2k x^2k))`` for x >= 10, by Horner in ``1/x^2``.
+
+    One division: 0.5 / x is 0.5 * (1/x) exactly (a power of two), and z = (1/x)^2 feeds only
+    the tail, which is below 1e-3 of the result.
+    """
+    inverse = torch.reciprocal(x)
+    z = inverse * inverse
     tail = zero
     for coefficient in _ASYMPTOTIC_TAIL:
         tail = tail * z + coefficient
     tail = torch.where(x < _TAIL_UNTIL, z * tail, zero)
-    return torch.log(x) - 0.5 / x - tail
+    return torch.log(x) - 0.5 * inverse - tail
 
 
 # Ops Inductor would call back into ATen for, by the decomposition that Inductor fuses instead.
