@@ -179,7 +179,9 @@ def jit_launch(
     if run_stream != tensorrt_stream:
         tensorrt_stream.wait_stream(run_stream)
     if key is not None:
-        jit_graphs.capture(body, key, run, tensorrt_stream, lambda: _buffer_bytes(key[1:]))
+        jit_graphs.capture(
+            body, key, run, tensorrt_stream, lambda: _buffer_bytes((*inputs, *outputs))
+        )
 
 
 def _graph_key(
@@ -199,6 +201,7 @@ def _graph_key(
 
 
 def _buffer_bytes(buffers: Sequence[CudaBuffer]) -> int:
+    """The bytes a call reads and writes (its buffers are `CudaBuffer`s: it has a graph key)."""
     return sum(math.prod(b.shape) * b.dtype.itemsize for b in buffers)
 
 
