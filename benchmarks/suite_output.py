@@ -425,7 +425,7 @@ def _by_region(rows: Iterable[Mapping[str, Any]], *, largest: bool) -> list[Mapp
 SLOW_JIT_RATIO = 1.05
 
 
-def _slow_jit_sentence(largest: list[dict[str, Any]]) -> str:
+def _slow_jit_sentence(largest: Sequence[Mapping[str, Any]]) -> str:
     """Each region whose JIT GPU time passes `SLOW_JIT_RATIO` of eager's, with its copies."""
     parts = []
     for r in largest:
